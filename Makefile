@@ -1,0 +1,29 @@
+# The book's two commands: `make book` renders it, `make test` tests it.
+# Both create .venv and install requirements.txt into it when needed.
+VENV   ?= .venv
+PYTHON ?= python3
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.requirements-installed
+
+.PHONY: book test notebooks smoke clean-cache
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $(STAMP)
+
+book: $(STAMP)  ## render the book into _book/ with Quarto
+	@VENV=$(VENV) tools/render.sh
+
+test: $(STAMP)  ## run the whole test suite
+	$(PY) -m pytest
+
+notebooks: $(STAMP)  ## write one unexecuted notebook per chapter into notebooks/
+	$(PY) -m aebook.notebooks --all --out notebooks
+
+smoke: $(STAMP)  ## execute every chapter quickly (AEBOOK_SMOKE=1) as notebooks
+	AEBOOK_SMOKE=1 $(PY) -m aebook.notebooks --all --execute --out _build/smoke
+
+clean-cache:  ## forget trained models and t-SNE maps
+	rm -rf _cache

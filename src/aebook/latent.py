@@ -1,0 +1,120 @@
+"""Working with codes: encode a whole set, t-SNE maps (cached), PCA and principal angles."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from aebook.data import iterate_batches
+from aebook.losses import per_image_mse
+from aebook.runtime import cache_dir, get_device
+
+
+@torch.no_grad()
+def encode_all(model: nn.Module, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
+    """Codes z (N, latent_dim) of every image in ``x``, computed in batches, on the CPU."""
+    model.eval()
+    device = next(model.parameters()).device
+    return torch.cat([model.encode(x[idx].to(device)).cpu()
+                      for idx in iterate_batches(len(x), batch_size)])
+
+
+@torch.no_grad()
+def reconstruct_all(model: nn.Module, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
+    """Reconstructions x_hat of every image in ``x`` (same shape as ``x``), on the CPU."""
+    model.eval()
+    device = next(model.parameters()).device
+    return torch.cat([model(x[idx].to(device))[0].cpu()
+                      for idx in iterate_batches(len(x), batch_size)])
+
+
+def reconstruction_error(model: nn.Module, x: torch.Tensor) -> float:
+    """Mean squared error per pixel over the whole set (the book's test MSE)."""
+    return float(per_image_mse(reconstruct_all(model, x), x).mean())
+
+
+def tsne(z: torch.Tensor | np.ndarray, seed: int = 0, perplexity: float = 30.0,
+         cache: Path | None = None) -> np.ndarray:
+    """2-D t-SNE embedding of ``z`` (N, d), cached on disk by the codes and the settings."""
+    from sklearn.manifold import TSNE
+
+    z = np.ascontiguousarray(np.asarray(z, dtype=np.float32))
+    digest = hashlib.sha256(z.tobytes() + f"{z.shape}|{seed}|{perplexity}".encode()).hexdigest()[:20]
+    path = (Path(cache) if cache is not None else cache_dir() / "tsne") / f"tsne-{digest}.npy"
+    if path.exists():
+        try:
+            xy = np.load(path, allow_pickle=False)
+            if xy.shape == (len(z), 2):
+                return xy
+        except (OSError, ValueError):
+            pass  # unreadable: recompute below and replace it
+    xy = TSNE(n_components=2, perplexity=min(perplexity, (len(z) - 1) / 3), init="pca",
+              random_state=seed).fit_transform(z).astype(np.float32)
+    _save_npy(path, xy)
+    return xy
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    """Write ``array`` atomically; a folder that cannot be written just skips caching."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".npy", dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            np.save(fh, array)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def pca(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Top-``k`` principal directions of images ``x``: (mean (D,), basis (D, k), variances (k,))."""
+    flat = x.flatten(1).double()
+    mean = flat.mean(0)
+    _, s, vh = torch.linalg.svd(flat - mean, full_matrices=False)
+    return mean.float(), vh[:k].T.float(), (s[:k] ** 2 / (len(flat) - 1)).float()
+
+
+def pca_reconstruction_error(x: torch.Tensor, mean: torch.Tensor, basis: torch.Tensor) -> float:
+    """Per-pixel MSE of projecting ``x`` onto ``mean + span(basis)`` and back."""
+    flat = x.flatten(1)
+    centred = flat - mean
+    return float(((centred @ basis @ basis.T - centred) ** 2).mean())
+
+
+def principal_angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Principal angles in degrees between span(a) and span(b), for a, b of shape (D, k)."""
+    qa, _ = torch.linalg.qr(a.double())
+    qb, _ = torch.linalg.qr(b.double())
+    cosines = torch.linalg.svdvals(qa.T @ qb).clamp(-1.0, 1.0)
+    return torch.rad2deg(torch.arccos(cosines)).float()
+
+
+def knn_predict(train_features: torch.Tensor, train_labels: torch.Tensor,
+                test_features: torch.Tensor, k: int = 5) -> np.ndarray:
+    """Class predicted for each test item by a vote of its ``k`` nearest training items."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    knn = KNeighborsClassifier(n_neighbors=k).fit(np.asarray(train_features.flatten(1)),
+                                                  np.asarray(train_labels))
+    return knn.predict(np.asarray(test_features.flatten(1)))
+
+
+def knn_accuracy(train_features: torch.Tensor, train_labels: torch.Tensor,
+                 test_features: torch.Tensor, test_labels: torch.Tensor, k: int = 5) -> float:
+    """Accuracy of a k-nearest-neighbour classifier: how well features keep the classes apart."""
+    predicted = knn_predict(train_features, train_labels, test_features, k)
+    return float((predicted == np.asarray(test_labels)).mean())
+
+
+def angles_to_subspace(vectors: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+    """Angle in degrees between each column of ``vectors`` (D, k) and span(``basis``) (D, m)."""
+    q, _ = torch.linalg.qr(basis.double())
+    v = vectors.double() / vectors.double().norm(dim=0, keepdim=True)
+    cosines = (q.T @ v).norm(dim=0).clamp(0.0, 1.0)  # length of each projection
+    return torch.rad2deg(torch.arccos(cosines)).float()

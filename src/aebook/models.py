@@ -1,0 +1,102 @@
+"""The book's autoencoders: plain ``nn.Module``s with ``encode``, ``decode`` and ``forward``.
+
+Every model's ``forward(x)`` returns ``(x_hat, z)``: the reconstruction and the code.
+Sizes are constructor arguments, recorded in ``self.hparams`` so the model cache can
+tell two configurations apart.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class LinearAutoencoder(nn.Module):
+    """Fully connected autoencoder 784 -> 256 -> 64 -> latent_dim -> 64 -> 256 -> 784.
+
+    With ``nonlinear=False`` every ReLU and the output sigmoid are dropped, which
+    leaves a purely linear (affine) map in and out: the model PCA is compared with.
+    """
+
+    def __init__(self, latent_dim: int = 32, hidden: tuple[int, ...] = (256, 64),
+                 nonlinear: bool = True, image_shape: tuple[int, int, int] = (1, 28, 28)):
+        super().__init__()
+        self.hparams = dict(latent_dim=latent_dim, hidden=tuple(hidden),
+                            nonlinear=nonlinear, image_shape=tuple(image_shape))
+        self.image_shape = tuple(image_shape)
+        n_pixels = int(torch.tensor(image_shape).prod())
+        widths = [n_pixels, *hidden, latent_dim]  # e.g. 784, 256, 64, 32
+        self.encoder = _mlp(widths, nonlinear, final_activation=None)
+        self.decoder = _mlp(widths[::-1], nonlinear,
+                            final_activation=nn.Sigmoid() if nonlinear else None)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Images (B, 1, 28, 28) -> codes z (B, latent_dim)."""
+        return self.encoder(x.flatten(1))  # (B, 784) -> (B, latent_dim)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Codes z (B, latent_dim) -> images (B, 1, 28, 28)."""
+        return self.decoder(z).view(-1, *self.image_shape)  # (B, 784) -> (B, 1, 28, 28)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(x_hat, z)``."""
+        z = self.encode(x)
+        return self.decode(z), z
+
+
+def _mlp(widths: list[int], nonlinear: bool, final_activation: nn.Module | None) -> nn.Sequential:
+    """Linear layers through ``widths`` with ReLU between them (when ``nonlinear``)."""
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
+        layers.append(nn.Linear(n_in, n_out))  # (B, n_in) -> (B, n_out)
+        if nonlinear and i < len(widths) - 2:
+            layers.append(nn.ReLU())
+    if final_activation is not None:
+        layers.append(final_activation)
+    return nn.Sequential(*layers)
+
+
+class ConvAutoencoder(nn.Module):
+    """Strided-conv encoder to ``latent_dim``; transposed-conv decoder back to 1x28x28."""
+
+    def __init__(self, latent_dim: int = 32, channels: tuple[int, int] = (16, 32)):
+        super().__init__()
+        self.hparams = dict(latent_dim=latent_dim, channels=tuple(channels))
+        c1, c2 = channels
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, c1, 3, stride=2, padding=1),   # (B, 1, 28, 28) -> (B, 16, 14, 14)
+            nn.BatchNorm2d(c1),
+            nn.ReLU(),
+            nn.Conv2d(c1, c2, 3, stride=2, padding=1),  # -> (B, 32, 7, 7)
+            nn.BatchNorm2d(c2),
+            nn.ReLU(),
+            nn.Flatten(),                               # -> (B, 1568)
+            nn.Linear(c2 * 7 * 7, latent_dim),          # -> (B, latent_dim)
+        )
+        self.decoder = nn.Sequential(
+            nn.Linear(latent_dim, c2 * 7 * 7),          # (B, latent_dim) -> (B, 1568)
+            nn.Unflatten(1, (c2, 7, 7)),                # -> (B, 32, 7, 7)
+            nn.ConvTranspose2d(c2, c1, 3, stride=2, padding=1, output_padding=1),  # -> (B, 16, 14, 14)
+            nn.BatchNorm2d(c1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(c1, 1, 3, stride=2, padding=1, output_padding=1),   # -> (B, 1, 28, 28)
+            nn.Sigmoid(),
+        )
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Images (B, 1, 28, 28) -> codes z (B, latent_dim)."""
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Codes z (B, latent_dim) -> images (B, 1, 28, 28)."""
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(x_hat, z)``."""
+        z = self.encode(x)
+        return self.decode(z), z
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

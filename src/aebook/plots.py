@@ -1,0 +1,109 @@
+"""Plotly figure builders. They only build and return figures: no training, saving or showing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from aebook.train import History
+
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+
+
+def image_grid(rows: Sequence[torch.Tensor], col_titles: Sequence[str] | None = None,
+               row_titles: Sequence[str] | None = None, gap: int = 2, tile_px: int = 64,
+               title: str | None = None) -> go.Figure:
+    """Grayscale images laid out in rows, drawn as one heatmap; hover reads a pixel's value.
+
+    ``rows`` is a list of tensors (n, 1, H, W) or (n, H, W) with values in [0, 1]; one
+    trace for the whole grid keeps the page light, and NaN gaps separate the tiles.
+    """
+    tiles = [torch.as_tensor(r).detach().cpu().float().reshape(len(r), *r.shape[-2:]) for r in rows]
+    h, w = tiles[0].shape[-2:]
+    n_cols = max(len(t) for t in tiles)
+    canvas = np.full((len(tiles) * (h + gap) - gap, n_cols * (w + gap) - gap), np.nan, np.float32)
+    for i, row in enumerate(tiles):
+        for j, img in enumerate(row):
+            canvas[i * (h + gap): i * (h + gap) + h, j * (w + gap): j * (w + gap) + w] = img.numpy()
+    fig = go.Figure(go.Heatmap(
+        z=np.round(canvas, 3), colorscale="gray", zmin=0.0, zmax=1.0, showscale=False,
+        hoverongaps=False, hovertemplate="pixel value %{z:.2f}<extra></extra>"))
+    centres = [j * (w + gap) + (w - 1) / 2 for j in range(n_cols)]
+    middles = [i * (h + gap) + (h - 1) / 2 for i in range(len(tiles))]
+    fig.update_xaxes(showgrid=False, zeroline=False, side="top", tickvals=centres if col_titles else [],
+                     ticktext=list(col_titles or []), tickangle=0, constrain="domain")
+    fig.update_yaxes(showgrid=False, zeroline=False, autorange="reversed", scaleanchor="x",
+                     tickvals=middles if row_titles else [], ticktext=list(row_titles or []))
+    top = 60 if title else 40
+    fig.update_layout(title=title, height=len(tiles) * tile_px + top + 20,
+                      margin=dict(l=10 if not row_titles else 110, r=10, t=top, b=10),
+                      plot_bgcolor="rgba(0,0,0,0)")
+    return fig
+
+
+def loss_curves(histories: Mapping[str, History], title: str | None = None,
+                log_y: bool = True, mark_best: bool = True) -> go.Figure:
+    """Training (solid) and validation (dashed) loss per epoch for one or more runs."""
+    fig = go.Figure()
+    for i, (name, h) in enumerate(histories.items()):
+        colour, epochs = PALETTE[i % len(PALETTE)], list(range(1, h.epochs_run + 1))
+        fig.add_trace(go.Scatter(x=epochs, y=h.train_loss, name=f"{name} · train", mode="lines+markers",
+                                 line=dict(color=colour), marker=dict(size=5),
+                                 hovertemplate="epoch %{x}<br>train loss %{y:.5f}<extra>" + name + "</extra>"))
+        fig.add_trace(go.Scatter(x=epochs, y=h.val_loss, name=f"{name} · validation", mode="lines",
+                                 line=dict(color=colour, dash="dash"),
+                                 hovertemplate="epoch %{x}<br>validation loss %{y:.5f}<extra>" + name + "</extra>"))
+        if mark_best and h.best_epoch:
+            fig.add_trace(go.Scatter(x=[h.best_epoch], y=[h.best_val], mode="markers", showlegend=False,
+                                     marker=dict(color=colour, size=12, symbol="star"),
+                                     hovertemplate="best epoch %{x}<br>validation %{y:.5f}<extra>" + name + "</extra>"))
+    longest = max((h.epochs_run for h in histories.values()), default=1)
+    fig.update_xaxes(tick0=1, dtick=max(1, round(longest / 10)))
+    fig.update_layout(title=title, xaxis_title="epoch", yaxis_title="loss (MSE per pixel)",
+                      yaxis_type="log" if log_y else "linear", yaxis_tickformat=".2~g", hovermode="closest",
+                      legend=dict(orientation="h", y=-0.2), height=420, margin=dict(t=40 if title else 20))
+    return fig
+
+
+def latent_scatter(xy: np.ndarray, labels: Sequence[int] | np.ndarray, class_names: Sequence[str],
+                   title: str | None = None, marker_size: int = 4) -> go.Figure:
+    """2-D map of codes, one WebGL trace per class; hover shows the class and the item's index."""
+    labels = np.asarray(labels)
+    fig = go.Figure()
+    for c, name in enumerate(class_names):
+        idx = np.flatnonzero(labels == c)
+        fig.add_trace(go.Scattergl(
+            x=np.round(xy[idx, 0], 2), y=np.round(xy[idx, 1], 2), mode="markers", name=name,
+            customdata=idx, marker=dict(size=marker_size, color=PALETTE[c % len(PALETTE)], opacity=0.7),
+            hovertemplate=f"<b>{name}</b><br>test image #%{{customdata}}<extra></extra>"))
+    fig.update_layout(title=title, height=560, legend=dict(itemsizing="constant", title="class"),
+                      xaxis=dict(showticklabels=False, title="t-SNE 1", zeroline=False),
+                      yaxis=dict(showticklabels=False, title="t-SNE 2", zeroline=False),
+                      margin=dict(t=40 if title else 20))
+    return fig
+
+
+def line_chart(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], x_title: str,
+               y_title: str, title: str | None = None, log_x: bool = False,
+               log_y: bool = False) -> go.Figure:
+    """Named ``(xs, ys)`` series on shared axes (for sweeps), markers at the measured points."""
+    fig = go.Figure()
+    for i, (name, (xs, ys)) in enumerate(series.items()):
+        fig.add_trace(go.Scatter(x=list(xs), y=list(ys), name=name,
+                                 mode="lines+markers" if len(xs) <= 16 else "lines",
+                                 line=dict(color=PALETTE[i % len(PALETTE)]), marker=dict(size=7),
+                                 hovertemplate=f"{x_title} %{{x}}<br>{y_title} %{{y:.5f}}<extra>{name}</extra>"))
+    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, height=420,
+                      xaxis_type="log" if log_x else "linear", yaxis_type="log" if log_y else "linear",
+                      legend=dict(orientation="h", y=-0.25), margin=dict(t=40 if title else 20))
+    if log_y:
+        fig.update_yaxes(tickformat=".2~g")  # full numbers on every tick, not just the leading digit
+    if log_x:
+        top = max(max(xs) for xs, _ in series.values())
+        ticks = [2 ** k for k in range(int(np.log2(top)) + 1)]
+        fig.update_xaxes(tickvals=ticks, ticktext=[str(t) for t in ticks])
+    return fig

@@ -1,0 +1,92 @@
+"""Console summaries with ``rich``: architecture tables and metric tables, printed as plain text.
+
+They print through a console that writes text to standard output, so a rendered page
+shows an ordinary text block (no HTML output, no terminal colour codes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from torch import nn
+
+from aebook.models import count_parameters
+
+
+def show(*renderables: object, width: int = 96) -> None:
+    """Print ``rich`` renderables as plain text (works the same in a terminal, Jupyter and Quarto)."""
+    console = Console(width=width, force_jupyter=False, force_terminal=False, color_system=None,
+                      highlight=False)
+    for item in renderables:
+        console.print(item)
+
+
+@torch.no_grad()
+def architecture_table(model: nn.Module, input_shape: Sequence[int] = (1, 1, 28, 28),
+                       title: str | None = None) -> Table:
+    """One row per layer: name, type, output shape for one input, and parameter count."""
+    rows: list[tuple[str, str, str, int]] = []
+    hooks = []
+    for name, module in model.named_modules():
+        if len(list(module.children())) == 0:
+            def record(mod: nn.Module, _inp, out, name: str = name) -> None:
+                shape = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else "?"
+                rows.append((name, type(mod).__name__, "×".join(map(str, shape)),
+                             sum(p.numel() for p in mod.parameters())))
+            hooks.append(module.register_forward_hook(record))
+    was_training = model.training
+    device = next(model.parameters()).device
+    try:
+        model.eval()
+        model(torch.zeros(*input_shape, device=device))
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
+    table = Table(title=title or type(model).__name__, box=box.SIMPLE_HEAD, title_justify="left")
+    for header, justify in (("layer", "left"), ("type", "left"), ("output shape", "right"),
+                            ("parameters", "right")):
+        table.add_column(header, justify=justify)
+    for name, kind, shape, n in rows:
+        table.add_row(name, kind, shape, f"{n:,}" if n else "–")
+    table.add_section()
+    table.add_row("total", "", "", f"{count_parameters(model):,}")
+    return table
+
+
+def metrics_table(rows: Mapping[str, Mapping[str, object]], title: str | None = None) -> Table:
+    """A table with one row per model and one column per metric (floats shown to 5 digits)."""
+    columns = list(dict.fromkeys(k for metrics in rows.values() for k in metrics))
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+    table.add_column("model")
+    for col in columns:
+        table.add_column(col, justify="right")
+    for name, metrics in rows.items():
+        table.add_row(name, *(_fmt(metrics.get(col, "")) for col in columns))
+    return table
+
+
+def _fmt(value: object) -> str:
+    """Format a metric: ints with thousands separators, floats with 5 significant digits."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.5g}"
+    return str(value)
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]):
+    """A Markdown table as a displayable object (Quarto numbers it when the cell has a ``tbl-`` label)."""
+    from IPython.display import Markdown
+
+    numeric = [bool(rows) and isinstance(rows[0][i], (int, float)) for i in range(len(headers))]
+    lines = ["| " + " | ".join(headers) + " |",
+             "|" + "|".join("---:" if num else ":---" for num in numeric) + "|"]
+    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows]
+    return Markdown("\n".join(lines))

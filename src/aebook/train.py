@@ -1,0 +1,194 @@
+"""One plain training loop: ``fit`` trains a model and returns its ``History``.
+
+It does no plotting and no file I/O. Data are tensors already in memory, batched
+by index, so an epoch costs only the model's own arithmetic.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from aebook.data import iterate_batches
+from aebook.losses import mse
+from aebook.runtime import get_device
+
+Objective = Callable[[nn.Module, torch.Tensor], dict[str, torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train: optimiser, schedule, stopping rule and seed."""
+
+    epochs: int = 20
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    early_stopping_patience: int | None = None  # epochs without validation gain before stopping
+    lr_plateau_patience: int | None = None      # ReduceLROnPlateau patience (None: constant lr)
+    lr_plateau_factor: float = 0.5
+    restore_best: bool = True                   # end with the weights of the best validation epoch
+    seed: int = 0
+
+
+@dataclass
+class History:
+    """Per-epoch record of a training run (epochs are numbered from 1)."""
+
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    terms: dict[str, list[float]] = field(default_factory=dict)  # e.g. recon_loss, kl per epoch
+    best_epoch: int = 0
+    best_val: float = math.inf
+    stopped_early: bool = False
+    seconds: float = 0.0
+
+    @property
+    def epochs_run(self) -> int:
+        """Number of epochs actually trained."""
+        return len(self.train_loss)
+
+    def to_dict(self) -> dict:
+        """Plain-Python form (lists, floats, ints) for safe saving."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> History:
+        """Inverse of ``to_dict``."""
+        return cls(**d)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; nothing from the run should be kept."""
+
+
+def mse_objective(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Reconstruct ``x`` and score it with ``losses.mse`` (the term named ``loss`` is minimised)."""
+    x_hat, _ = model(x)
+    return {"loss": mse(x_hat, x)}
+
+
+def fit(model: nn.Module, train_x: torch.Tensor, val_x: torch.Tensor | None = None,
+        config: TrainConfig = TrainConfig(), objective: Objective = mse_objective,
+        device: torch.device | None = None, name: str | None = None,
+        progress: bool | None = None) -> History:
+    """Train ``model`` on ``train_x`` with Adam and return its ``History``.
+
+    ``objective(model, x)`` returns a dict of scalar terms; ``"loss"`` is minimised
+    and every other term is logged per epoch (``terms``). Validation loss drives
+    early stopping, the learning-rate schedule and the choice of the best state.
+    """
+    device = device or get_device()
+    name = name or type(model).__name__
+    model.to(device)
+    train_x = train_x.to(device)
+    val_x = val_x.to(device) if val_x is not None else None
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = (torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimiser, factor=config.lr_plateau_factor, patience=config.lr_plateau_patience)
+        if config.lr_plateau_patience is not None else None)
+    shuffler = torch.Generator().manual_seed(config.seed)
+    history, best_state, waited = History(), None, 0
+    started = time.perf_counter()
+    with _progress_bar(name, config.epochs, progress) as advance:
+        for epoch in range(1, config.epochs + 1):
+            lr = optimiser.param_groups[0]["lr"]
+            train_terms = _run_epoch(model, train_x, config.batch_size, objective, optimiser, shuffler)
+            _check_finite(train_terms["loss"], name, epoch, lr)
+            val_loss = (_run_epoch(model, val_x, 1024, objective)["loss"]
+                        if val_x is not None else train_terms["loss"])
+            _check_finite(val_loss, name, epoch, lr)
+            history.train_loss.append(train_terms.pop("loss"))
+            history.val_loss.append(val_loss)
+            history.lr.append(lr)
+            for key, value in train_terms.items():
+                history.terms.setdefault(key, []).append(value)
+            if val_loss < history.best_val:
+                history.best_val, history.best_epoch, waited = val_loss, epoch, 0
+                best_state = copy.deepcopy(model.state_dict()) if config.restore_best else None
+            else:
+                waited += 1
+            if scheduler is not None:
+                scheduler.step(val_loss)
+            advance(epoch, history.train_loss[-1], val_loss)
+            if config.early_stopping_patience is not None and waited >= config.early_stopping_patience:
+                history.stopped_early = True
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    history.seconds = time.perf_counter() - started
+    model.eval()
+    return history
+
+
+def _run_epoch(model: nn.Module, x: torch.Tensor, batch_size: int, objective: Objective,
+               optimiser: torch.optim.Optimizer | None = None,
+               shuffler: torch.Generator | None = None) -> dict[str, float]:
+    """One pass over ``x``; trains when an optimiser is given. Returns sample-weighted mean terms."""
+    training = optimiser is not None
+    model.train(training)
+    sums: dict[str, float] = {}
+    with torch.set_grad_enabled(training):
+        for idx in iterate_batches(len(x), batch_size, shuffle=training, generator=shuffler):
+            batch = x[idx.to(x.device)]
+            terms = objective(model, batch)
+            if training:
+                optimiser.zero_grad(set_to_none=True)
+                terms["loss"].backward()
+                optimiser.step()
+            for key, value in terms.items():
+                sums[key] = sums.get(key, 0.0) + float(value.detach()) * len(idx)
+    return {key: total / len(x) for key, total in sums.items()}
+
+
+def _check_finite(loss: float, name: str, epoch: int, lr: float) -> None:
+    """Raise ``TrainingDiverged`` with the model, epoch and learning rate when ``loss`` is not finite."""
+    if not math.isfinite(loss):
+        raise TrainingDiverged(
+            f"{name} diverged at epoch {epoch} (learning rate {lr:g}): the loss became {loss}. "
+            "Nothing from this run was kept. Lower the learning rate or check the inputs are in [0, 1].")
+
+
+def progress_enabled() -> bool:
+    """Whether a live progress bar should be drawn (never while Quarto renders a page)."""
+    forced = os.environ.get("AEBOOK_PROGRESS")
+    if forced is not None:
+        return forced.strip() not in {"0", "false", "no", ""}
+    if os.environ.get("QUARTO_DOCUMENT_PATH"):
+        return False
+    if "ipykernel" in sys.modules:
+        try:
+            import ipywidgets  # noqa: F401  # rich draws live output in Jupyter through a widget
+        except ImportError:
+            return False
+        return True
+    return sys.stderr.isatty()
+
+
+@contextmanager
+def _progress_bar(name: str, epochs: int, enabled: bool | None) -> Iterator[Callable[..., None]]:
+    """Yield ``advance(epoch, train_loss, val_loss)``; draws a transient ``rich`` bar when enabled."""
+    if not (progress_enabled() if enabled is None else enabled):
+        yield lambda *args: None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn(f"[bold]{name}"), BarColumn(), TextColumn("{task.description}"),
+               TimeRemainingColumn())
+    with Progress(*columns, transient=True) as bar:  # transient: nothing is left behind
+        task = bar.add_task("", total=epochs)
+
+        def advance(epoch: int, train_loss: float, val_loss: float) -> None:
+            bar.update(task, completed=epoch,
+                       description=f"epoch {epoch}/{epochs}  train {train_loss:.4f}  val {val_loss:.4f}")
+        yield advance

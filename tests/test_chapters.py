@@ -1,0 +1,60 @@
+"""Every chapter of the book, executed top to bottom in a fresh kernel, in smoke settings."""
+
+import re
+
+import pytest
+
+from aebook import notebooks as N
+
+CHAPTERS = [p for p in N.chapter_paths() if p.suffix == ".qmd"]
+
+
+def plotly_outputs(cell):
+    return [o for o in cell.get("outputs", [])
+            if "application/vnd.plotly.v1+json" in o.get("data", {})
+            or "Plotly.newPlot" in str(o.get("data", {}).get("text/html", ""))]
+
+
+def run_chapter(path, monkeypatch):
+    monkeypatch.setenv("AEBOOK_SMOKE", "1")
+    return N.execute(N.qmd_to_notebook(path), timeout=600)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_chapter_executes_with_its_figures(path, monkeypatch):
+    source = path.read_text()
+    run = run_chapter(path, monkeypatch)
+    cells = [c for c in run.notebook.cells if c.cell_type == "code"]
+    errors = [o for c in cells for o in c.outputs if o.output_type == "error"]
+    assert not errors, errors[0].get("evalue") if errors else ""
+    stderr = [o.text for c in cells for o in c.outputs if o.get("name") == "stderr"]
+    assert not stderr, f"a cell wrote to stderr (warnings reach the page): {stderr[0][:300]}"
+    assert run.inline_errors == {}
+    assert run.inline == {e: run.inline[e] for e in N.inline_expressions(source)}
+    assert not [c for c in run.notebook.cells if "`{python}" in c.source and c.cell_type == "markdown"]
+    # Quarto escapes Markdown in an inline string, so a reference inside one would never resolve
+    assert not [e for e, text in run.inline.items() if "@" in text], "cross-reference inside an inline result"
+    # every figure cell shows exactly one Plotly figure, and no other cell shows one
+    figure_cells = [c for c in cells if N.cell_options(c.source).get("label", "").startswith("fig-")]
+    assert len(figure_cells) == len(re.findall(r"^#\| label: fig-", source, re.M))
+    for cell in cells:
+        expected = 1 if cell in figure_cells else 0
+        assert len(plotly_outputs(cell)) == expected, N.cell_options(cell.source).get("label")
+
+
+def test_first_chapter_trains_once_then_loads_from_cache(monkeypatch):
+    path = next(p for p in CHAPTERS if "fully-connected" in p.name)
+    cold = run_chapter(path, monkeypatch)
+    warm = run_chapter(path, monkeypatch)
+
+    def printed(run):
+        return "".join(o.get("text", "") for c in run.notebook.cells if c.cell_type == "code"
+                       for o in c.outputs if o.output_type == "stream")
+
+    assert "[cache] fc-d32: no cached model; trained" in printed(cold)
+    assert "[cache]" not in printed(warm)  # nothing retrained
+    assert "loaded the result from the cache" in "".join(c.source for c in warm.notebook.cells)
+    def numbers(run):  # every inline result but the one that says where the model came from
+        return {e: v for e, v in run.inline.items() if "from_cache" not in e}
+
+    assert numbers(warm) == numbers(cold)  # same models, same numbers

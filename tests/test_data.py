@@ -1,0 +1,106 @@
+import numpy as np
+import pytest
+import torch
+
+from aebook import data as D
+
+
+def write_small_fashion_mnist(root, n_train=120, n_test=40, seed=0):
+    rng = np.random.default_rng(seed)
+    raw = root / "FashionMNIST" / "raw"
+    sets = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        labels = rng.integers(0, 10, size=n).astype(np.uint8)
+        D.write_idx(images, labels, raw, split)
+        sets[split] = (images, labels)
+    return sets
+
+
+def test_real_loader_reads_idx_through_torchvision(tmp_path):
+    written = write_small_fashion_mnist(tmp_path)
+    data = D.load_fashion_mnist(source="fashion-mnist", root=tmp_path, val_size=20)
+    assert data.source == "fashion-mnist" and not data.is_standin
+    assert (len(data.train), len(data.val), len(data.test)) == (100, 20, 40)
+    assert data.test.x.shape == (40, 1, 28, 28) and data.test.x.dtype == torch.float32
+    expected = torch.from_numpy(written["test"][0]).float().div(255).unsqueeze(1)
+    assert torch.equal(data.test.x, expected)
+    assert data.test.y.tolist() == written["test"][1].tolist()
+    # train + val are a partition of the official training set
+    train_images = torch.from_numpy(written["train"][0]).float().div(255)
+    together = torch.cat([data.train.x, data.val.x]).squeeze(1)
+    assert sorted(map(lambda t: hash(t.numpy().tobytes()), together)) == \
+        sorted(map(lambda t: hash(t.numpy().tobytes()), train_images))
+
+
+def test_fingerprint_tracks_content(tmp_path):
+    write_small_fashion_mnist(tmp_path / "a", seed=0)
+    write_small_fashion_mnist(tmp_path / "b", seed=1)
+    a1 = D.load_fashion_mnist(root=tmp_path / "a", val_size=20)
+    a2 = D.load_fashion_mnist(root=tmp_path / "a", val_size=20)
+    b = D.load_fashion_mnist(root=tmp_path / "b", val_size=20)
+    assert a1.train.fingerprint == a2.train.fingerprint != b.train.fingerprint
+
+
+def test_offline_error_names_dataset_folder_and_fix(tmp_path, monkeypatch):
+    import torchvision.datasets.mnist as mnist
+
+    def offline(url, *args, **kwargs):
+        download_root = kwargs.get("download_root") or args[0]
+        (mnist.Path(download_root) / "partial.gz").write_bytes(b"half a file")
+        raise RuntimeError(f"Error downloading {url}: no network")
+
+    monkeypatch.setattr(mnist, "download_and_extract_archive", offline)
+    with pytest.raises(D.DataUnavailableError) as err:
+        D.load_fashion_mnist(source="fashion-mnist", root=tmp_path)
+    message = str(err.value)
+    raw = tmp_path / "FashionMNIST" / "raw"
+    assert "Fashion-MNIST" in message and str(raw) in message
+    assert "AEBOOK_DATA=standin" in message and "internet" in message
+    assert not list(raw.iterdir())  # no partial download left behind
+
+
+def test_unknown_source_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown data source 'mnist'"):
+        D.load_fashion_mnist(source="mnist", root=tmp_path)
+
+
+def test_smoke_mode_falls_back_to_standin(tmp_path, monkeypatch):
+    monkeypatch.setenv("AEBOOK_SMOKE", "1")
+    full_size = D.make_standin
+    monkeypatch.setattr(D, "make_standin", lambda root: full_size(root, n_train=8000, n_test=1200))
+    data = D.load_fashion_mnist(root=tmp_path)
+    assert data.is_standin and "stand-in" in data.source_name
+    assert (len(data.train), len(data.val), len(data.test)) == (2000, 500, 1000)  # SMOKE_SIZES
+    assert (tmp_path / "standin" / "FashionMNIST" / "raw" / "train-images-idx3-ubyte").exists()
+
+
+def test_standin_has_learnable_class_structure(tmp_path):
+    D.make_standin(tmp_path, n_train=2000, n_test=500, seed=3)
+    data = D.load_fashion_mnist(source="fashion-mnist", root=tmp_path, val_size=100)
+    # nearest class mean in pixel space: noise would give ~10 %
+    means = torch.stack([data.train.x[data.train.y == c].mean(0) for c in range(10)]).flatten(1)
+    predicted = torch.cdist(data.test.x.flatten(1), means).argmin(1)
+    accuracy = (predicted == data.test.y).float().mean().item()
+    assert accuracy > 0.6
+    assert sorted(data.train.y.unique().tolist()) == list(range(10))
+    # images look like silhouettes on a dark background, not noise
+    assert data.test.x[:, :, 0, :].mean() < 0.05 and data.test.x.mean() > 0.08
+
+
+def test_first_per_class_and_pixel_correlation():
+    labels = torch.tensor([3, 1, 3, 0, 2, 1, 0, 2, 3])
+    idx = D.first_per_class(labels, n=2, n_classes=4)
+    assert idx.tolist() == [[3, 6], [1, 5], [4, 7], [0, 2]]
+    with pytest.raises(ValueError):
+        D.first_per_class(labels, n=3, n_classes=4)
+    smooth = torch.linspace(0, 1, 28).repeat(4, 1, 28, 1)  # every row a ramp
+    assert D.pixel_correlation(smooth, 1) > 0.99
+    noise = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    assert abs(D.pixel_correlation(noise, 1)) < 0.05
+
+
+def test_batches_cover_everything_once():
+    idx = torch.cat(list(D.iterate_batches(103, 10, shuffle=True, generator=torch.Generator().manual_seed(0))))
+    assert sorted(idx.tolist()) == list(range(103))
+    assert [len(b) for b in D.iterate_batches(25, 10)] == [10, 10, 5]

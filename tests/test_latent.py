@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+import torch
+
+import aebook.latent as L
+from aebook.models import LinearAutoencoder
+
+
+def test_principal_angles_zero_for_same_subspace_any_basis():
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(50, 4, generator=g)
+    mix = torch.randn(4, 4, generator=g) + 3 * torch.eye(4)
+    assert L.principal_angles(a, a @ mix).max() < 1e-2
+
+
+def test_principal_angles_ninety_for_orthogonal_subspaces():
+    eye = torch.eye(6)
+    angles = L.principal_angles(eye[:, :2], eye[:, 2:4])
+    assert torch.allclose(angles, torch.full((2,), 90.0))
+    tilted = torch.stack([torch.tensor([1.0, 1.0, 0, 0, 0, 0])], 1)
+    assert L.principal_angles(tilted, eye[:, :1]).item() == pytest.approx(45.0, abs=1e-4)
+    assert L.angles_to_subspace(tilted, eye[:, :1]).item() == pytest.approx(45.0, abs=1e-4)
+
+
+def test_pca_recovers_a_planted_subspace():
+    g = torch.Generator().manual_seed(0)
+    basis, _ = torch.linalg.qr(torch.randn(784, 3, generator=g))
+    coeffs = torch.randn(500, 3, generator=g) * torch.tensor([5.0, 3.0, 2.0])
+    x = (coeffs @ basis.T + 0.01 * torch.randn(500, 784, generator=g)).view(500, 1, 28, 28)
+    mean, found, var = L.pca(x, 3)
+    assert L.principal_angles(found, basis).max() < 2.0
+    assert var[0] > var[1] > var[2]
+    errors = [L.pca_reconstruction_error(x, mean, L.pca(x, k)[1]) for k in (1, 2, 3)]
+    assert errors[0] > errors[1] > errors[2] and errors[2] < 1e-3
+
+
+def test_encode_all_matches_model_in_batches():
+    model = LinearAutoencoder(6).eval()
+    x = torch.rand(50, 1, 28, 28)
+    z = L.encode_all(model, x, batch_size=7)
+    assert torch.allclose(z, model.encode(x), atol=1e-6)
+    assert L.reconstruct_all(model, x, batch_size=9).shape == x.shape
+    expected = float(((model(x)[0] - x) ** 2).mean().detach())
+    assert L.reconstruction_error(model, x) == pytest.approx(expected, rel=1e-5)
+
+
+def test_tsne_is_cached(tmp_path, monkeypatch):
+    z = np.random.default_rng(0).normal(size=(60, 5)).astype(np.float32)
+    first = L.tsne(z, cache=tmp_path)
+    assert first.shape == (60, 2) and len(list(tmp_path.iterdir())) == 1
+
+    import sklearn.manifold
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("t-SNE recomputed although it was cached")
+
+    monkeypatch.setattr(sklearn.manifold, "TSNE", refuse)
+    assert np.array_equal(L.tsne(z, cache=tmp_path), first)
+    # a corrupt cache file is recomputed, not loaded
+    next(tmp_path.iterdir()).write_bytes(b"junk")
+    monkeypatch.undo()
+    assert np.allclose(L.tsne(z, cache=tmp_path), first, atol=1e-3)
+
+
+def test_knn_accuracy_on_separable_features():
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(200) % 4
+    feats = torch.nn.functional.one_hot(y, 4).float() * 10 + torch.randn(200, 4, generator=g)
+    assert L.knn_accuracy(feats[:150], y[:150], feats[150:], y[150:]) == 1.0
+    shuffled = y[torch.randperm(200, generator=g)]
+    assert L.knn_accuracy(feats[:150], shuffled[:150], feats[150:], shuffled[150:]) < 0.6

@@ -1,0 +1,48 @@
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from aebook import plots
+from aebook.train import History
+
+
+def test_image_grid_is_one_heatmap_with_the_pixels():
+    a, b = torch.rand(3, 1, 28, 28), torch.rand(3, 1, 28, 28)
+    fig = plots.image_grid([a, b], col_titles=["x", "y", "z"], row_titles=["top", "bottom"], gap=2)
+    assert len(fig.data) == 1 and isinstance(fig.data[0], go.Heatmap)
+    z = np.asarray(fig.data[0].z, dtype=float)
+    assert z.shape == (2 * 28 + 2, 3 * 28 + 2 * 2)
+    assert np.allclose(z[:28, :28], a[0, 0].numpy(), atol=1e-3)
+    assert np.allclose(z[30:, 60:], b[2, 0].numpy(), atol=1e-3)
+    assert np.isnan(z[28:30]).all()  # the gap between rows
+    assert list(fig.layout.xaxis.ticktext) == ["x", "y", "z"]
+    assert list(fig.layout.yaxis.ticktext) == ["top", "bottom"]
+    assert "pixel value" in fig.data[0].hovertemplate
+
+
+def test_loss_curves_carry_the_history():
+    h = History(train_loss=[0.3, 0.2, 0.1], val_loss=[0.35, 0.25, 0.3], lr=[1e-3] * 3,
+                best_epoch=2, best_val=0.25)
+    fig = plots.loss_curves({"fc": h})
+    train, val, best = fig.data
+    assert list(train.y) == h.train_loss and list(val.y) == h.val_loss
+    assert list(train.x) == [1, 2, 3]
+    assert list(best.x) == [2] and list(best.y) == [0.25]
+
+
+def test_latent_scatter_one_webgl_trace_per_class():
+    xy = np.random.default_rng(0).normal(size=(100, 2))
+    labels = np.arange(100) % 4
+    fig = plots.latent_scatter(xy, labels, ["a", "b", "c", "d"])
+    assert [t.name for t in fig.data] == ["a", "b", "c", "d"]
+    assert all(isinstance(t, go.Scattergl) for t in fig.data)
+    assert sum(len(t.x) for t in fig.data) == 100
+    assert list(fig.data[1].customdata) == list(range(1, 100, 4))
+    assert "<b>b</b>" in fig.data[1].hovertemplate
+
+
+def test_line_chart_series_keep_their_own_x():
+    fig = plots.line_chart({"ae": ([2, 8, 32], [0.03, 0.02, 0.01]), "pca": (list(range(1, 33)), [0.1] * 32)},
+                           x_title="d", y_title="mse", log_x=True)
+    assert list(fig.data[0].x) == [2, 8, 32] and len(fig.data[1].x) == 32
+    assert fig.layout.xaxis.type == "log" and list(fig.layout.xaxis.tickvals) == [1, 2, 4, 8, 16, 32]

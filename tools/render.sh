@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Render the book with Quarto, using the project's virtual environment for Python.
+# Finds `quarto` on PATH, else in the venv, else tries `pip install quarto-cli` into the venv.
+set -uo pipefail
+VENV="${VENV:-.venv}"
+PY="$VENV/bin/python"
+
+find_quarto() {
+  if command -v quarto >/dev/null 2>&1; then command -v quarto; return 0; fi
+  if [ -x "$VENV/bin/quarto" ]; then echo "$VENV/bin/quarto"; return 0; fi
+  return 1
+}
+
+if ! QUARTO="$(find_quarto)"; then
+  echo "Quarto is not on PATH; trying 'pip install quarto-cli' into $VENV ..."
+  if "$PY" -m pip install --quiet quarto-cli >"$VENV/quarto-install.log" 2>&1; then
+    QUARTO="$(find_quarto)" || QUARTO=""
+  fi
+fi
+if [ -z "${QUARTO:-}" ] || ! "$QUARTO" --version >/dev/null 2>&1; then
+  cat >&2 <<MSG
+
+Cannot render the book: Quarto (version 1.5 or newer) is not installed, and
+'pip install quarto-cli' did not provide it (details: $VENV/quarto-install.log).
+
+To fix it, install Quarto from https://quarto.org/docs/get-started/ (or run
+'pip install quarto-cli' on a machine with internet access), then run 'make book' again.
+
+Without Quarto you can still run every chapter: 'make notebooks' writes them as
+Jupyter notebooks into notebooks/.
+MSG
+  exit 1
+fi
+
+VERSION="$("$QUARTO" --version)"
+if [ "$(printf '%s\n1.5.0\n' "$VERSION" | sort -V | head -n1)" != "1.5.0" ]; then
+  echo "Quarto $VERSION is too old: this book needs 1.5 or newer (https://quarto.org/docs/get-started/)." >&2
+  exit 1
+fi
+echo "Rendering with Quarto $VERSION and $PY"
+QUARTO_PYTHON="$PWD/$PY" exec "$QUARTO" render "$@"
