@@ -69,3 +69,10 @@ def test_knn_accuracy_on_separable_features():
     assert L.knn_accuracy(feats[:150], y[:150], feats[150:], y[150:]) == 1.0
     shuffled = y[torch.randperm(200, generator=g)]
     assert L.knn_accuracy(feats[:150], shuffled[:150], feats[150:], shuffled[150:]) < 0.6
+
+
+def test_per_class_accuracy():
+    labels = torch.tensor([0, 0, 1, 1, 1, 2])
+    predicted = np.array([0, 1, 1, 1, 0, 2])
+    assert L.per_class_accuracy(predicted, labels, ["a", "b", "c", "d"]) == \
+        pytest.approx({"a": 0.5, "b": 2 / 3, "c": 1.0})

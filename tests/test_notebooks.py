@@ -81,3 +81,12 @@ def test_command_line_writes_every_chapter(tmp_path):
     assert written == sorted(p.stem for p in N.chapter_paths())
     with pytest.raises(SystemExit):
         N.main(["--out", str(tmp_path)])  # no chapter named
+
+
+def test_title_from_first_heading_and_no_check_without_code(tmp_path):
+    path = tmp_path / "preface.qmd"
+    path.write_text("# Preface {.unnumbered}\n\nOnly words here.\n\n## More\n\nText.\n")
+    nb = N.qmd_to_notebook(path)
+    assert nb.cells[0].source.startswith("# Preface\n\n*This notebook is generated")
+    assert nb.cells[1].source.startswith("Only words here.")
+    assert all(c.cell_type == "markdown" for c in nb.cells)

@@ -46,3 +46,4 @@ def test_line_chart_series_keep_their_own_x():
                            x_title="d", y_title="mse", log_x=True)
     assert list(fig.data[0].x) == [2, 8, 32] and len(fig.data[1].x) == 32
     assert fig.layout.xaxis.type == "log" and list(fig.layout.xaxis.tickvals) == [1, 2, 4, 8, 16, 32]
+

@@ -69,7 +69,8 @@ class FashionMNISTData:
     @property
     def source_name(self) -> str:
         """Human-readable name of the source, for prose and captions."""
-        return "the generated Fashion-MNIST stand-in" if self.is_standin else "Fashion-MNIST"
+        return ("the generated Fashion-MNIST stand-in (ten procedurally drawn clothing classes)"
+                if self.is_standin else "Fashion-MNIST")
 
 
 # --------------------------------------------------------------------------- loading

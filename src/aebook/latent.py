@@ -118,3 +118,11 @@ def angles_to_subspace(vectors: torch.Tensor, basis: torch.Tensor) -> torch.Tens
     v = vectors.double() / vectors.double().norm(dim=0, keepdim=True)
     cosines = (q.T @ v).norm(dim=0).clamp(0.0, 1.0)  # length of each projection
     return torch.rad2deg(torch.arccos(cosines)).float()
+
+
+def per_class_accuracy(predicted: np.ndarray | torch.Tensor, labels: torch.Tensor,
+                       class_names: list[str] | tuple[str, ...]) -> dict[str, float]:
+    """Share of each class's items whose prediction is right, by class name."""
+    predicted, labels = torch.as_tensor(np.asarray(predicted)), torch.as_tensor(labels)
+    return {name: float((predicted[labels == c] == c).float().mean())
+            for c, name in enumerate(class_names) if (labels == c).any()}

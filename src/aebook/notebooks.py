@@ -114,9 +114,15 @@ def qmd_to_notebook(path: Path) -> nbformat.NotebookNode:
         "    raise ModuleNotFoundError(\"This chapter needs the book's package 'aebook': in a clone of \"\n"
         "                              \"the book's repository run `pip install -r requirements.txt`, \"\n"
         "                              \"then restart the kernel.\")")
-    head = [nbformat.v4.new_markdown_cell(f"# {title}\n\n{note}" if title else note), check]
     if not title and cells and cells[0].cell_type == "markdown" and cells[0].source.startswith("# "):
-        head.insert(0, cells.pop(0))  # keep the chapter's own title first
+        title, _, rest = cells[0].source.partition("\n")  # the chapter's own first heading
+        title = title[2:].strip()
+        cells[0].source = rest.strip()
+        if not cells[0].source:
+            cells.pop(0)
+    head = [nbformat.v4.new_markdown_cell(f"# {title}\n\n{note}" if title else note)]
+    if any(c.cell_type == "code" for c in cells):
+        head.append(check)
     nb.cells = head + cells
     nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
                    "language_info": {"name": "python"}}

@@ -90,3 +90,20 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]):
              "|" + "|".join("---:" if num else ":---" for num in numeric) + "|"]
     lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows]
     return Markdown("\n".join(lines))
+
+
+def run_notice(data: object) -> object:
+    """A visible note for the top of a chapter when it ran on stand-in data or in smoke mode."""
+    from IPython.display import Markdown
+
+    from aebook.runtime import is_smoke
+
+    notes = []
+    if getattr(data, "is_standin", False):
+        notes.append("**Stand-in data.** The real data set could not be used on the machine that "
+                     f"executed this page, so every number and figure below comes from "
+                     f"{data.source_name}. Run with the real data set for the real results.")
+    if is_smoke():
+        notes.append("**Smoke mode** (`AEBOOK_SMOKE=1`): small subsets and very few epochs, "
+                     "for checking that the chapter runs. The numbers are not meaningful.")
+    return Markdown("\n\n".join(f"> {n}" for n in notes)) if notes else None

@@ -1,0 +1,49 @@
+from types import SimpleNamespace
+
+from rich.console import Console
+
+from aebook.models import ConvAutoencoder, LinearAutoencoder
+from aebook.report import architecture_table, markdown_table, metrics_table, run_notice, show
+
+
+def rendered(table) -> str:
+    console = Console(width=120, record=True, color_system=None)
+    with console.capture() as capture:
+        console.print(table)
+    return capture.get()
+
+
+def test_architecture_table_lists_layers_shapes_and_total():
+    text = rendered(architecture_table(ConvAutoencoder(32)))
+    assert "16×14×14" in text and "32×7×7" in text and "1×28×28" in text
+    assert "111,649" in text  # the total
+    table = architecture_table(LinearAutoencoder(32))
+    assert table.row_count == 11 + 1  # 11 layers, then the total
+
+
+def test_metrics_table_formats_numbers():
+    text = rendered(metrics_table({"fc": {"test MSE": 0.0123456789, "params": 439728, "cached": True}}))
+    assert "0.012346" in text and "439,728" in text and "True" in text
+
+
+def test_markdown_table_aligns_numbers_right_and_text_left():
+    table = markdown_table(["split", "images"], [["train", 55000], ["test", 10000]])
+    lines = table.data.splitlines()
+    assert lines[1] == "|:---|---:|"
+    assert lines[2] == "| train | 55,000 |"
+
+
+def test_show_prints_plain_text(capsys):
+    show(metrics_table({"fc": {"x": 1.5}}))
+    out = capsys.readouterr().out
+    assert "1.5" in out and "\x1b[" not in out  # no terminal colour codes in the page
+
+
+def test_run_notice_says_when_data_is_a_standin(monkeypatch):
+    monkeypatch.delenv("AEBOOK_SMOKE", raising=False)
+    assert run_notice(SimpleNamespace(is_standin=False, source_name="Fashion-MNIST")) is None
+    note = run_notice(SimpleNamespace(is_standin=True, source_name="the stand-in"))
+    assert "Stand-in data" in note.data and "the stand-in" in note.data
+    monkeypatch.setenv("AEBOOK_SMOKE", "1")
+    assert "Smoke mode" in run_notice(SimpleNamespace(is_standin=False, source_name="x")).data
+
