@@ -86,10 +86,34 @@ def test_extra_objective_terms_are_logged(tiny_splits):
 
 
 def test_progress_is_off_while_quarto_renders(monkeypatch):
-    from aebook.train import progress_enabled
+    from aebook.train import progress_mode
 
     monkeypatch.delenv("AEBOOK_PROGRESS", raising=False)
     monkeypatch.setenv("QUARTO_DOCUMENT_PATH", "/somewhere")
-    assert progress_enabled() is False
+    assert progress_mode() is None
     monkeypatch.setenv("AEBOOK_PROGRESS", "1")
-    assert progress_enabled() is True
+    assert progress_mode() is None  # a rendered page never gets a progress bar
+    monkeypatch.delenv("QUARTO_DOCUMENT_PATH")
+    assert progress_mode() == "terminal"
+    monkeypatch.setenv("AEBOOK_PROGRESS", "0")
+    assert progress_mode() is None
+
+
+def test_jupyter_progress_updates_one_line_then_leaves_it_empty(tmp_path, monkeypatch):
+    from aebook import notebooks as N
+
+    path = tmp_path / "train.qmd"
+    path.write_text("""# Train
+
+```{python}
+import torch
+from aebook.models import LinearAutoencoder
+from aebook.train import TrainConfig, fit
+history = fit(LinearAutoencoder(4), torch.rand(64, 1, 28, 28), config=TrainConfig(epochs=3), name="tiny")
+```
+""")
+    monkeypatch.setenv("AEBOOK_PROGRESS", "1")
+    run = N.execute(N.qmd_to_notebook(path), cwd=tmp_path, timeout=120)
+    outputs = [o for c in run.notebook.cells if c.cell_type == "code" for o in c.outputs]
+    assert [o.output_type for o in outputs] == ["display_data"]  # one line, nothing on stderr
+    assert outputs[0].data["text/plain"] == ""  # blanked when training ended

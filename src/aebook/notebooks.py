@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -163,7 +164,7 @@ def execute(nb: nbformat.NotebookNode, cwd: Path | None = None, timeout: int = 1
     work.cells = cells
     client = NotebookClient(work, timeout=timeout, kernel_name=kernel_name,
                             resources={"metadata": {"path": str(cwd or project_root())}})
-    client.execute()
+    client.execute(env={**os.environ, "AEBOOK_PROGRESS": os.environ.get("AEBOOK_PROGRESS", "0")})
     return _resolve_inline(work)
 
 

@@ -159,36 +159,65 @@ def _check_finite(loss: float, name: str, epoch: int, lr: float) -> None:
             "Nothing from this run was kept. Lower the learning rate or check the inputs are in [0, 1].")
 
 
-def progress_enabled() -> bool:
-    """Whether a live progress bar should be drawn (never while Quarto renders a page)."""
-    forced = os.environ.get("AEBOOK_PROGRESS")
-    if forced is not None:
-        return forced.strip() not in {"0", "false", "no", ""}
-    if os.environ.get("QUARTO_DOCUMENT_PATH"):
-        return False
+def progress_mode() -> str | None:
+    """Where to draw the progress bar: ``"terminal"``, ``"jupyter"``, or None (never while Quarto renders)."""
+    forced = os.environ.get("AEBOOK_PROGRESS", "").strip().lower()
+    if forced in {"0", "false", "no"} or os.environ.get("QUARTO_DOCUMENT_PATH"):
+        return None
     if "ipykernel" in sys.modules:
-        try:
-            import ipywidgets  # noqa: F401  # rich draws live output in Jupyter through a widget
-        except ImportError:
-            return False
-        return True
-    return sys.stderr.isatty()
+        return "jupyter"
+    if forced in {"1", "true", "yes"} or sys.stderr.isatty():
+        return "terminal"
+    return None
 
 
 @contextmanager
 def _progress_bar(name: str, epochs: int, enabled: bool | None) -> Iterator[Callable[..., None]]:
-    """Yield ``advance(epoch, train_loss, val_loss)``; draws a transient ``rich`` bar when enabled."""
-    if not (progress_enabled() if enabled is None else enabled):
+    """Yield ``advance(epoch, train_loss, val_loss)``, drawing a transient ``rich`` bar when wanted."""
+    mode = progress_mode() if enabled is None else ("terminal" if enabled else None)
+    if mode is None:
         yield lambda *args: None
         return
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = (TextColumn(f"[bold]{name}"), BarColumn(), TextColumn("{task.description}"),
                TimeRemainingColumn())
-    with Progress(*columns, transient=True) as bar:  # transient: nothing is left behind
-        task = bar.add_task("", total=epochs)
+    bar = Progress(*columns, transient=True, auto_refresh=mode == "terminal")
+    task = bar.add_task("", total=epochs)
+    show = _jupyter_line() if mode == "jupyter" else None
 
-        def advance(epoch: int, train_loss: float, val_loss: float) -> None:
-            bar.update(task, completed=epoch,
-                       description=f"epoch {epoch}/{epochs}  train {train_loss:.4f}  val {val_loss:.4f}")
-        yield advance
+    def advance(epoch: int, train_loss: float, val_loss: float) -> None:
+        bar.update(task, completed=epoch,
+                   description=f"epoch {epoch}/{epochs}  train {train_loss:.4f}  val {val_loss:.4f}")
+        if show is not None:
+            show(bar)
+
+    if show is None:
+        with bar:  # transient: the terminal line is erased when training ends
+            yield advance
+    else:
+        show(bar)
+        try:
+            yield advance
+        finally:
+            show(None)  # blank the line: nothing is left in the notebook
+
+
+def _jupyter_line() -> Callable[[object], None]:
+    """One updatable plain-text output line in Jupyter (no widgets, so nothing to load from a CDN)."""
+    import io
+
+    from IPython.display import display
+    from rich.console import Console
+
+    handle = display({"text/plain": ""}, raw=True, display_id=True)
+
+    def show(renderable: object) -> None:
+        text = ""
+        if renderable is not None:
+            console = Console(file=io.StringIO(), width=100, color_system=None, record=True,
+                              force_jupyter=False)
+            console.print(renderable.get_renderable())
+            text = console.export_text().rstrip()
+        handle.update({"text/plain": text}, raw=True)
+    return show
