@@ -164,11 +164,20 @@ def progress_mode() -> str | None:
     forced = os.environ.get("AEBOOK_PROGRESS", "").strip().lower()
     if forced in {"0", "false", "no"} or os.environ.get("QUARTO_DOCUMENT_PATH"):
         return None
-    if "ipykernel" in sys.modules:
+    if _in_jupyter_kernel():
         return "jupyter"
     if forced in {"1", "true", "yes"} or sys.stderr.isatty():
         return "terminal"
     return None
+
+
+def _in_jupyter_kernel() -> bool:
+    """True inside a running Jupyter kernel (not merely when ipykernel has been imported)."""
+    if "IPython" not in sys.modules:
+        return False
+    from IPython import get_ipython
+
+    return getattr(get_ipython(), "kernel", None) is not None
 
 
 @contextmanager
