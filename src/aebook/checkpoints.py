@@ -116,6 +116,8 @@ def _write_entry(path: Path, entry: dict) -> tuple[bool, str]:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+        for stale in path.parent.glob(f".{path.stem}-*.tmp"):  # left by a killed earlier save
+            stale.unlink(missing_ok=True)
     except OSError as exc:
         return False, f" (not cached: cannot write {path.parent}: {exc.strerror or exc})"
     return True, ""

@@ -89,12 +89,14 @@ def load_fashion_mnist(source: str | None = None, root: Path | None = None,
         raise ValueError(f"unknown data source {source!r}; choose one of {SOURCES}")
     root = Path(root) if root is not None else data_dir()
     if source == "fashion-mnist":
-        if not _has_idx(root / "FashionMNIST" / "raw") and is_smoke():
+        removed = remove_damaged(root / "FashionMNIST" / "raw")
+        if not _has_idx(root / "FashionMNIST" / "raw") and is_smoke() and not removed:
             source = "standin"
         else:
-            _ensure_fashion_mnist(root)
+            _ensure_fashion_mnist(root, removed)
     if source == "standin":
         root = root / "standin"
+        remove_damaged(root / "FashionMNIST" / "raw")
         if not _has_idx(root / "FashionMNIST" / "raw"):
             make_standin(root)
     train_full = _read_split(root, train=True)
@@ -136,7 +138,50 @@ def _has_idx(raw: Path) -> bool:
     return all((raw / name).is_file() for pair in IDX_FILES.values() for name in pair)
 
 
-def _ensure_fashion_mnist(root: Path) -> None:
+def remove_damaged(raw: Path) -> list[str]:
+    """Delete damaged data files in ``raw`` (bad IDX header or size, archive with a wrong MD5).
+
+    Returns one line per removed file; each is also printed, so a reader sees what happened.
+    """
+    from torchvision.datasets import FashionMNIST
+    from torchvision.datasets.utils import check_integrity
+
+    problems = {}
+    for image_name, label_name in IDX_FILES.values():
+        problems.update(_idx_problems(raw / image_name, raw / label_name))
+    for archive, md5 in FashionMNIST.resources:
+        if (raw / archive).exists() and not check_integrity(str(raw / archive), md5):
+            problems[raw / archive] = "its MD5 checksum does not match the published one"
+    lines = []
+    for path, why in problems.items():
+        path.unlink(missing_ok=True)
+        lines.append(f"[data] removed damaged {path.name}: {why}")
+        print(lines[-1])
+    return lines
+
+
+def _idx_problems(images: Path, labels: Path) -> dict[Path, str]:
+    """What is wrong with an IDX image/label file pair, by file (empty when both are sound)."""
+    if not (images.exists() and labels.exists()):
+        return {}
+    with images.open("rb") as fi, labels.open("rb") as fl:
+        head_i, head_l = fi.read(16), fl.read(8)
+    if len(head_i) < 16 or struct.unpack(">I", head_i[:4])[0] != 0x803:
+        return {images: "not an IDX image file"}
+    if len(head_l) < 8 or struct.unpack(">I", head_l[:4])[0] != 0x801:
+        return {labels: "not an IDX label file"}
+    n, h, w = struct.unpack(">III", head_i[4:16])
+    problems = {}
+    if images.stat().st_size != 16 + n * h * w:
+        problems[images] = f"{images.stat().st_size:,} bytes where its header promises {16 + n * h * w:,}"
+    if labels.stat().st_size != 8 + struct.unpack(">I", head_l[4:8])[0]:
+        problems[labels] = "its size does not match its header"
+    if not problems and struct.unpack(">I", head_l[4:8])[0] != n:
+        problems = {images: "image and label counts differ", labels: "image and label counts differ"}
+    return problems
+
+
+def _ensure_fashion_mnist(root: Path, removed: list[str] = ()) -> None:
     """Download Fashion-MNIST into ``root`` when missing; explain clearly when that fails."""
     raw = root / "FashionMNIST" / "raw"
     if _has_idx(raw):
@@ -153,7 +198,8 @@ def _ensure_fashion_mnist(root: Path) -> None:
         for leftover in (set(raw.iterdir()) if raw.is_dir() else set()) - before:
             leftover.unlink(missing_ok=True)
         raise DataUnavailableError(
-            f"Fashion-MNIST is not in {raw} and could not be downloaded "
+            "".join(f"{line}\n" for line in removed)
+            + f"Fashion-MNIST is not in {raw} and could not be downloaded "
             f"({type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'no detail'}).\n"
             "To fix it, do one of these:\n"
             "  * connect to the internet and run again (torchvision downloads about 30 MB);\n"

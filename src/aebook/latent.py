@@ -89,6 +89,9 @@ def pca_reconstruction_error(x: torch.Tensor, mean: torch.Tensor, basis: torch.T
 
 def principal_angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Principal angles in degrees between span(a) and span(b), for a, b of shape (D, k)."""
+    if a.dim() != 2 or b.dim() != 2 or a.shape[0] != b.shape[0]:
+        raise ValueError(f"principal_angles needs two matrices (D, k) with the same D; "
+                         f"got shapes {tuple(a.shape)} and {tuple(b.shape)}")
     qa, _ = torch.linalg.qr(a.double())
     qb, _ = torch.linalg.qr(b.double())
     cosines = torch.linalg.svdvals(qa.T @ qb).clamp(-1.0, 1.0)

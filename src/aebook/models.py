@@ -32,6 +32,7 @@ class LinearAutoencoder(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Images (B, 1, 28, 28) -> codes z (B, latent_dim)."""
+        check_images(x, self.image_shape, type(self).__name__)
         return self.encoder(x.flatten(1))  # (B, 784) -> (B, latent_dim)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -85,6 +86,7 @@ class ConvAutoencoder(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Images (B, 1, 28, 28) -> codes z (B, latent_dim)."""
+        check_images(x, (1, 28, 28), type(self).__name__)
         return self.encoder(x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -95,6 +97,13 @@ class ConvAutoencoder(nn.Module):
         """Return ``(x_hat, z)``."""
         z = self.encode(x)
         return self.decode(z), z
+
+
+def check_images(x: torch.Tensor, shape: tuple[int, ...], model: str) -> None:
+    """Raise a ValueError naming the bad shape when ``x`` is not a batch of ``shape`` images."""
+    if x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != tuple(shape):
+        raise ValueError(f"{model} expects a batch of images shaped (batch, {', '.join(map(str, shape))}); "
+                         f"got a tensor of shape {tuple(x.shape)}")
 
 
 def count_parameters(model: nn.Module) -> int:

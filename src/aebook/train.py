@@ -39,6 +39,16 @@ class TrainConfig:
     restore_best: bool = True                   # end with the weights of the best validation epoch
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"TrainConfig.{name} must be a positive integer; got {value!r}")
+        if not self.lr >= 0:
+            raise ValueError(f"TrainConfig.lr must be a number >= 0; got {self.lr!r}")
+        if not 0 < self.lr_plateau_factor < 1:
+            raise ValueError(f"TrainConfig.lr_plateau_factor must be between 0 and 1; got {self.lr_plateau_factor!r}")
+
 
 @dataclass
 class History:
