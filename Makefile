@@ -5,7 +5,7 @@ PYTHON ?= python3
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.requirements-installed
 
-.PHONY: book test notebooks smoke clean-cache
+.PHONY: book test notebooks smoke bench clean-cache
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ notebooks: $(STAMP)  ## write one unexecuted notebook per chapter into notebooks
 
 smoke: $(STAMP)  ## execute every chapter quickly (AEBOOK_SMOKE=1) as notebooks
 	AEBOOK_SMOKE=1 $(PY) -m aebook.notebooks --all --execute --out _build/smoke
+
+bench: $(STAMP)  ## measure speed and memory; prints `name: value unit` and writes BENCHMARKS.md
+	$(PY) tools/bench.py
 
 clean-cache:  ## forget trained models and t-SNE maps
 	rm -rf _cache

@@ -98,6 +98,11 @@ def test_first_per_class_and_pixel_correlation():
     assert D.pixel_correlation(smooth, 1) > 0.99
     noise = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     assert abs(D.pixel_correlation(noise, 1)) < 0.05
+    # against a direct computation with numpy, for several offsets at once
+    x = torch.rand(50, 1, 28, 28, generator=torch.Generator().manual_seed(1)).cumsum(-1)
+    for k, value in zip([1, 5, 27], D.pixel_correlations(x, [1, 5, 27])):
+        a, b = x[..., :, :-k].flatten().numpy(), x[..., :, k:].flatten().numpy()
+        assert value == pytest.approx(np.corrcoef(a, b)[0, 1], abs=1e-9)
 
 
 def test_batches_cover_everything_once():

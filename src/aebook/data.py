@@ -233,11 +233,29 @@ def high_frequency_energy(x: torch.Tensor) -> float:
     return float(((x - blurred) ** 2).mean())
 
 
+def pixel_correlations(x: torch.Tensor, offsets: list[int]) -> list[float]:
+    """Pearson correlation between each pixel and the one ``k`` columns to its right, per offset k.
+
+    One pass over the images: the Gram matrix of image columns (W x W) holds every
+    product a horizontal offset needs.
+    """
+    rows = x.reshape(-1, x.shape[-1]).double()  # (N * H, W): every image row
+    gram, col_sum, n = rows.T @ rows, rows.sum(0), rows.shape[0]
+    width, squares = rows.shape[1], torch.diagonal(gram)
+    result = []
+    for k in offsets:
+        m = n * (width - k)  # number of (left, right) pixel pairs
+        mean_l, mean_r = col_sum[: width - k].sum() / m, col_sum[k:].sum() / m
+        cov = torch.diagonal(gram, k).sum() / m - mean_l * mean_r
+        var_l = squares[: width - k].sum() / m - mean_l ** 2
+        var_r = squares[k:].sum() / m - mean_r ** 2
+        result.append(float(cov / (var_l * var_r).sqrt()))
+    return result
+
+
 def pixel_correlation(x: torch.Tensor, offset: int = 1) -> float:
     """Pearson correlation between each pixel and the one ``offset`` columns to its right."""
-    left = x[..., :, :-offset].reshape(-1).double()
-    right = x[..., :, offset:].reshape(-1).double()
-    return float(torch.corrcoef(torch.stack([left, right]))[0, 1])
+    return pixel_correlations(x, [offset])[0]
 
 
 # --------------------------------------------------------------------------- the stand-in

@@ -73,11 +73,16 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 
 
 def pca(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Top-``k`` principal directions of images ``x``: (mean (D,), basis (D, k), variances (k,))."""
-    flat = x.flatten(1).double()
-    mean = flat.mean(0)
-    _, s, vh = torch.linalg.svd(flat - mean, full_matrices=False)
-    return mean.float(), vh[:k].T.float(), (s[:k] ** 2 / (len(flat) - 1)).float()
+    """Top-``k`` principal directions of images ``x``: (mean (D,), basis (D, k), variances (k,)).
+
+    Computed from the D x D covariance matrix (cheap for D = 784) in double precision.
+    """
+    flat = x.flatten(1)
+    mean = flat.mean(0, dtype=torch.float64)
+    centred = flat.double() - mean
+    variances, vectors = torch.linalg.eigh(centred.T @ centred / (len(flat) - 1))  # ascending
+    order = torch.argsort(variances, descending=True)[:k]
+    return mean.float(), vectors[:, order].float(), variances[order].float()
 
 
 def pca_reconstruction_error(x: torch.Tensor, mean: torch.Tensor, basis: torch.Tensor) -> float:

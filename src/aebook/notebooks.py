@@ -163,7 +163,8 @@ def execute(nb: nbformat.NotebookNode, cwd: Path | None = None, timeout: int = 1
             cells.append(nbformat.v4.new_code_cell(probe, metadata={"tags": [_TAG]}))
     work.cells = cells
     client = NotebookClient(work, timeout=timeout, kernel_name=kernel_name,
-                            resources={"metadata": {"path": str(cwd or project_root())}})
+                            resources={"metadata": {"path": str(cwd or project_root())}},
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no start-up chatter
     client.execute(env={**os.environ, "AEBOOK_PROGRESS": os.environ.get("AEBOOK_PROGRESS", "0")})
     return _resolve_inline(work)
 

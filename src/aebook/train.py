@@ -103,7 +103,7 @@ def fit(model: nn.Module, train_x: torch.Tensor, val_x: torch.Tensor | None = No
     model.to(device)
     train_x = train_x.to(device)
     val_x = val_x.to(device) if val_x is not None else None
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimiser = make_optimiser(model, config)
     scheduler = (torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimiser, factor=config.lr_plateau_factor, patience=config.lr_plateau_patience)
         if config.lr_plateau_patience is not None else None)
@@ -113,9 +113,9 @@ def fit(model: nn.Module, train_x: torch.Tensor, val_x: torch.Tensor | None = No
     with _progress_bar(name, config.epochs, progress) as advance:
         for epoch in range(1, config.epochs + 1):
             lr = optimiser.param_groups[0]["lr"]
-            train_terms = _run_epoch(model, train_x, config.batch_size, objective, optimiser, shuffler)
+            train_terms = run_epoch(model, train_x, config.batch_size, objective, optimiser, shuffler)
             _check_finite(train_terms["loss"], name, epoch, lr)
-            val_loss = (_run_epoch(model, val_x, 1024, objective)["loss"]
+            val_loss = (run_epoch(model, val_x, 1024, objective)["loss"]
                         if val_x is not None else train_terms["loss"])
             _check_finite(val_loss, name, epoch, lr)
             history.train_loss.append(train_terms.pop("loss"))
@@ -141,10 +141,19 @@ def fit(model: nn.Module, train_x: torch.Tensor, val_x: torch.Tensor | None = No
     return history
 
 
-def _run_epoch(model: nn.Module, x: torch.Tensor, batch_size: int, objective: Objective,
+def make_optimiser(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """Adam with the configured learning rate and weight decay; the fused kernel where available."""
+    try:
+        return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                                fused=True)
+    except (RuntimeError, TypeError, ValueError):  # a device or an older torch without fused Adam
+        return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+
+def run_epoch(model: nn.Module, x: torch.Tensor, batch_size: int, objective: Objective,
                optimiser: torch.optim.Optimizer | None = None,
                shuffler: torch.Generator | None = None) -> dict[str, float]:
-    """One pass over ``x``; trains when an optimiser is given. Returns sample-weighted mean terms."""
+    """One pass over ``x`` (training when an optimiser is given); returns the sample-weighted mean of each term."""
     training = optimiser is not None
     model.train(training)
     sums: dict[str, float] = {}

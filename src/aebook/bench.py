@@ -1,0 +1,178 @@
+"""Measurements for ``make bench``: epoch time of our data path against a per-item DataLoader,
+chapter execution times (cold and warm), t-SNE time, peak memory, and page weight.
+
+Each function measures one thing and returns plain numbers; ``tools/bench.py`` prints them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import resource
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from aebook.losses import mse
+from aebook.runtime import get_device
+from aebook.train import TrainConfig, make_optimiser, mse_objective, run_epoch
+
+
+def idx_images(root: Path, n: int) -> torch.Tensor:
+    """The first ``n`` training images of the IDX files under ``root``, as floats (n, 1, 28, 28)."""
+    from torchvision.datasets import FashionMNIST
+
+    return FashionMNIST(str(root), train=True).data[:n].float().div(255).unsqueeze(1)
+
+
+def tensor_epoch(build: Callable[[], nn.Module], x: torch.Tensor, batch_size: int = 256,
+                 seed: int = 0) -> tuple[float, int]:
+    """Seconds and samples for one training epoch through the book's path (in-memory tensor)."""
+    torch.manual_seed(seed)
+    device = get_device()
+    model, x = build().to(device), x.to(device)
+    optimiser = make_optimiser(model, TrainConfig(batch_size=batch_size))
+    run_epoch(model, x[: 2 * batch_size], batch_size, mse_objective, optimiser)  # warm-up
+    _sync(device)
+    start = time.perf_counter()
+    run_epoch(model, x, batch_size, mse_objective, optimiser, torch.Generator().manual_seed(seed))
+    _sync(device)
+    return time.perf_counter() - start, len(x)
+
+
+def dataloader_epoch(build: Callable[[], nn.Module], root: Path, n: int, batch_size: int = 256,
+                     seed: int = 0) -> tuple[float, int]:
+    """Seconds and samples for the same epoch the plain way: torchvision dataset, per-item
+    ``ToTensor`` and a ``DataLoader`` that collates every batch from single items."""
+    from torch.utils.data import DataLoader, Subset
+    from torchvision.datasets import FashionMNIST
+    from torchvision.transforms import ToTensor
+
+    torch.manual_seed(seed)
+    device = get_device()
+    model = build().to(device)
+    optimiser = make_optimiser(model, TrainConfig(batch_size=batch_size))
+    dataset = Subset(FashionMNIST(str(root), train=True, transform=ToTensor()), range(n))
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True,
+                        generator=torch.Generator().manual_seed(seed))
+    model.train()
+
+    def step(x: torch.Tensor) -> None:
+        x = x.to(device)
+        x_hat, _ = model(x)
+        optimiser.zero_grad(set_to_none=True)
+        mse(x_hat, x).backward()
+        optimiser.step()
+
+    for i, (x, _) in enumerate(loader):  # warm-up, as for the tensor path
+        step(x)
+        if i == 1:
+            break
+    _sync(device)
+    samples, start = 0, time.perf_counter()
+    for x, _ in loader:
+        step(x)
+        samples += len(x)
+    _sync(device)
+    return time.perf_counter() - start, samples
+
+
+def matmul_gflop_per_s(size: int = 2048, repeats: int = 5) -> float:
+    """The arithmetic rate this machine reaches on large float32 matrix products (GFLOP/s)."""
+    device = get_device()
+    a, b = torch.rand(size, size, device=device), torch.rand(size, size, device=device)
+    a @ b  # warm-up
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    _sync(device)
+    return 2 * size ** 3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def _sync(device: torch.device) -> None:
+    """Wait for queued GPU work so a timer measures it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+@contextlib.contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """Set environment variables for the duration of a block (kernels started inside inherit them)."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def chapter_seconds(path: Path, html_out: Path | None = None) -> float:
+    """Wall time to execute one chapter as a notebook in a fresh kernel (optionally export HTML)."""
+    from aebook import notebooks
+
+    start = time.perf_counter()
+    run = notebooks.execute(notebooks.qmd_to_notebook(path))
+    seconds = time.perf_counter() - start
+    if run.inline_errors:
+        raise RuntimeError(f"{path.name}: inline expressions failed: {run.inline_errors}")
+    if html_out is not None:
+        html_out.write_text(notebooks.to_html(run.notebook), encoding="utf-8")
+    return seconds
+
+
+def tsne_seconds(z: torch.Tensor) -> float:
+    """Seconds for one uncached t-SNE map of ``z``."""
+    from aebook.latent import tsne
+
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        tsne(z, cache=Path(folder))
+        return time.perf_counter() - start
+
+
+def peak_memory_mib() -> float:
+    """Largest resident memory of this process or any finished child (a notebook kernel), MiB."""
+    kib = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+              resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    return kib / 1024
+
+
+def page_weight_mb(html: Path) -> float:
+    """Size of an HTML page in MB, not counting one embedded copy of plotly.js (shared by a site)."""
+    import plotly
+
+    text = html.read_bytes()
+    bundle = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    size = len(text)
+    if bundle.exists() and bundle.read_bytes()[:2000] in text:
+        size -= bundle.stat().st_size
+    return size / 1e6
+
+
+def machine() -> dict[str, str]:
+    """The machine and library versions a benchmark ran on."""
+    import plotly
+    import sklearn
+    import torchvision
+
+    cpu = platform.processor() or "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    return {"CPU": cpu, "cores": str(os.cpu_count()), "GPU": gpu, "device used": str(get_device()),
+            "Python": platform.python_version(), "torch": torch.__version__,
+            "torchvision": torchvision.__version__, "scikit-learn": sklearn.__version__,
+            "plotly": plotly.__version__}
