@@ -105,3 +105,16 @@ def test_loading_never_unpickles_code(tiny_splits, monkeypatch, capsys):
     result = load_or_train("m", build, tiny_splits, CONFIG)
     assert seen["weights_only"] is True and not result.from_cache
     assert "this must never run" not in capsys.readouterr().out
+
+
+def test_entry_with_unusable_weights_is_retrained(tiny_splits, capsys):
+    first = load_or_train("m", build, tiny_splits, CONFIG)
+    entry = torch.load(first.path, weights_only=True)
+    entry["state_dict"] = {k: torch.zeros(3) for k in entry["state_dict"]}  # right key, wrong weights
+    torch.save(entry, first.path)
+    capsys.readouterr()
+    again = load_or_train("m", build, tiny_splits, CONFIG)
+    assert not again.from_cache and "unusable weights (RuntimeError)" in capsys.readouterr().out
+    for a, b in zip(first.model.state_dict().values(), again.model.state_dict().values()):
+        assert torch.equal(a.cpu(), b.cpu())  # retrained from the same seed: the same model
+    assert load_or_train("m", build, tiny_splits, CONFIG).from_cache

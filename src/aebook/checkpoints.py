@@ -54,9 +54,16 @@ def load_or_train(name: str, build: Callable[[], nn.Module], data: _Splits,
     path = folder / f"{name}-{hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]}.pt"
     entry, why = _read_entry(path, key)
     if entry is not None:
-        model.load_state_dict(entry["state_dict"])
-        model.to(get_device()).eval()
-        return Trained(model, History.from_dict(entry["history"]), True, path)
+        try:
+            model.load_state_dict(entry["state_dict"])
+            history = History.from_dict(entry["history"])
+        except (RuntimeError, TypeError, KeyError) as exc:  # readable, but not weights of this model
+            why = f"cached file {path.name} holds unusable weights ({type(exc).__name__})"
+            seed_everything(config.seed)
+            model = build()
+        else:
+            model.to(get_device()).eval()
+            return Trained(model, history, True, path)
     history = fit(model, data.train.x, data.val.x, config, objective, name=name)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     saved, note = _write_entry(path, {"format": FORMAT, "key": key, "state_dict": state,

@@ -177,9 +177,9 @@ def _resolve_inline(nb: nbformat.NotebookNode) -> Execution:
         if _TAG not in cell.get("metadata", {}).get("tags", []):
             kept.append(cell)
             continue
-        text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
         if _MARK not in cell.source:
-            continue  # the setup cell
+            continue  # the setup cell: nothing to resolve
+        text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
         answers = json.loads(text.split(_MARK, 1)[1]) if _MARK in text else {}
         markdown = kept[-1]
         exprs = inline_expressions(markdown.source)
