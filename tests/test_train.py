@@ -117,3 +117,21 @@ history = fit(LinearAutoencoder(4), torch.rand(64, 1, 28, 28), config=TrainConfi
     outputs = [o for c in run.notebook.cells if c.cell_type == "code" for o in c.outputs]
     assert [o.output_type for o in outputs] == ["display_data"]  # one line, nothing on stderr
     assert outputs[0].data["text/plain"] == ""  # blanked when training ended
+
+
+def test_explicit_progress_in_jupyter_uses_the_jupyter_line(tmp_path, monkeypatch):
+    from aebook import notebooks as N
+
+    path = tmp_path / "train.qmd"
+    path.write_text("""# Train
+
+```{python}
+import torch
+from aebook.models import LinearAutoencoder
+from aebook.train import TrainConfig, fit
+history = fit(LinearAutoencoder(4), torch.rand(64, 1, 28, 28), config=TrainConfig(epochs=2), progress=True)
+```
+""")
+    run = N.execute(N.qmd_to_notebook(path), cwd=tmp_path, timeout=120)
+    outputs = [o for c in run.notebook.cells if c.cell_type == "code" for o in c.outputs]
+    assert [o.output_type for o in outputs] == ["display_data"] and outputs[0].data["text/plain"] == ""

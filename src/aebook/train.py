@@ -202,7 +202,10 @@ def _in_jupyter_kernel() -> bool:
 @contextmanager
 def _progress_bar(name: str, epochs: int, enabled: bool | None) -> Iterator[Callable[..., None]]:
     """Yield ``advance(epoch, train_loss, val_loss)``, drawing a transient ``rich`` bar when wanted."""
-    mode = progress_mode() if enabled is None else ("terminal" if enabled else None)
+    if enabled is None:
+        mode = progress_mode()
+    else:
+        mode = ("jupyter" if _in_jupyter_kernel() else "terminal") if enabled else None
     if mode is None:
         yield lambda *args: None
         return
