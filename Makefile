@@ -17,6 +17,7 @@ book: $(STAMP)  ## render the book into _book/ with Quarto
 	@VENV=$(VENV) tools/render.sh
 
 test: $(STAMP)  ## run the whole test suite
+	@tools/system-packages.sh
 	$(PY) -m pytest
 
 notebooks: $(STAMP)  ## write one unexecuted notebook per chapter into notebooks/

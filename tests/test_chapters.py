@@ -15,6 +15,11 @@ def plotly_outputs(cell):
             or "Plotly.newPlot" in str(o.get("data", {}).get("text/html", ""))]
 
 
+def widget_outputs(cell):
+    return [o for o in cell.get("outputs", [])
+            if 'class="aebook-widget"' in str(o.get("data", {}).get("text/html", ""))]
+
+
 def run_chapter(path, monkeypatch):
     monkeypatch.setenv("AEBOOK_SMOKE", "1")
     return N.execute(N.qmd_to_notebook(path), timeout=600)
@@ -34,12 +39,13 @@ def test_chapter_executes_with_its_figures(path, monkeypatch):
     assert not [c for c in run.notebook.cells if "`{python}" in c.source and c.cell_type == "markdown"]
     # Quarto escapes Markdown in an inline string, so a reference inside one would never resolve
     assert not [e for e, text in run.inline.items() if "@" in text], "cross-reference inside an inline result"
-    # every figure cell shows exactly one Plotly figure, and no other cell shows one
+    # every figure cell shows exactly one figure (Plotly, or one of the book's widgets), no other cell does
     figure_cells = [c for c in cells if N.cell_options(c.source).get("label", "").startswith("fig-")]
     assert len(figure_cells) == len(re.findall(r"^#\| label: fig-", source, re.M))
     for cell in cells:
         expected = 1 if cell in figure_cells else 0
-        assert len(plotly_outputs(cell)) == expected, N.cell_options(cell.source).get("label")
+        shown = len(plotly_outputs(cell)) + len(widget_outputs(cell))
+        assert shown == expected, N.cell_options(cell.source).get("label")
 
 
 def test_first_chapter_trains_once_loads_from_cache_and_is_deterministic(monkeypatch, tmp_path):
@@ -62,3 +68,20 @@ def test_first_chapter_trains_once_loads_from_cache_and_is_deterministic(monkeyp
     assert numbers(warm) == numbers(cold)  # the cached models give the same numbers
     assert "[cache] fc-d32: no cached model; trained" in printed(cold_again)
     assert numbers(cold_again) == numbers(cold)  # two cold CPU runs print identical metrics
+
+
+def test_later_chapters_reuse_earlier_models_from_the_cache(monkeypatch):
+    """Chapter 2 loads chapter 1's model, chapter 3 loads chapter 2's: nothing is trained twice."""
+    def printed(run):
+        return "".join(o.get("text", "") for c in run.notebook.cells if c.cell_type == "code"
+                       for o in c.outputs if o.output_type == "stream")
+
+    by_name = {p.stem: p for p in CHAPTERS}
+    first = run_chapter(by_name["01-fully-connected"], monkeypatch)
+    assert "[cache] fc-d32: no cached model; trained" in printed(first)
+    second = run_chapter(by_name["02-convolutional"], monkeypatch)
+    assert "[cache] fc-d" not in printed(second)  # the cache reports no training of the FC model
+    assert "[cache] conv-d32: no cached model; trained" in printed(second)
+    assert "and this run found it there" in "".join(c.source for c in second.notebook.cells)
+    third = run_chapter(by_name["03-latent-space"], monkeypatch)
+    assert "[cache]" not in printed(third)  # the conv model came from the cache

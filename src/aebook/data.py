@@ -368,3 +368,18 @@ _SHAPES = {
                             (0.3, 0.86), (0.3, 0.62), (0.42, 0.55)], 1.0),
                   ("line", [(0.3, 0.86), (0.95, 0.86)], 0.55, 0.05)],
 }
+
+
+def shuffle_pixels(data: FashionMNISTData, seed: int = 0) -> FashionMNISTData:
+    """The same splits with every image's pixels moved by one fixed random permutation.
+
+    A fully connected layer cannot tell the difference (permuting its inputs permutes its
+    weights); a convolution, which relies on neighbours being neighbours, can.
+    """
+    n_pixels = data.train.x[0].numel()
+    order = torch.randperm(n_pixels, generator=torch.Generator().manual_seed(seed))
+
+    def moved(s: ImageSet) -> ImageSet:
+        x = s.x.flatten(1)[:, order].view_as(s.x)
+        return ImageSet(x=x, y=s.y, fingerprint=f"{s.fingerprint}|shuffled-{seed}")
+    return FashionMNISTData(moved(data.train), moved(data.val), moved(data.test), data.source, data.classes)

@@ -134,3 +134,62 @@ def per_class_accuracy(predicted: np.ndarray | torch.Tensor, labels: torch.Tenso
     predicted, labels = torch.as_tensor(np.asarray(predicted)), torch.as_tensor(labels)
     return {name: float((predicted[labels == c] == c).float().mean())
             for c, name in enumerate(class_names) if (labels == c).any()}
+
+
+def top_variance_dims(z: torch.Tensor, k: int) -> list[int]:
+    """Indices of the ``k`` code dimensions with the largest variance over ``z`` (N, d)."""
+    return torch.argsort(z.var(dim=0), descending=True)[:k].tolist()
+
+
+@torch.no_grad()
+def traverse(model: nn.Module, z: torch.Tensor, dim: int, offsets: torch.Tensor) -> torch.Tensor:
+    """Decode ``z`` (d,) with ``z[dim]`` shifted by each offset: images (len(offsets), 1, H, W).
+
+    The offset 0 gives the plain reconstruction, so the centre of a symmetric sweep
+    equals ``model.decode(z)``.
+    """
+    codes = z.detach().cpu().repeat(len(offsets), 1)
+    codes[:, dim] += torch.as_tensor(offsets, dtype=codes.dtype)
+    return decode_all(model, codes)
+
+
+@torch.no_grad()
+def decode_all(model: nn.Module, z: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
+    """Images decoded from codes ``z`` (N, d), computed in batches, on the CPU."""
+    model.eval()
+    device = next(model.parameters()).device
+    return torch.cat([model.decode(z[idx].to(device)).cpu()
+                      for idx in iterate_batches(len(z), batch_size)])
+
+
+def lerp(z0: torch.Tensor, z1: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
+    """Straight-line interpolation: one code (1 - t)·z0 + t·z1 per t -> (len(ts), d)."""
+    t = torch.as_tensor(ts, dtype=z0.dtype)[:, None]
+    return (1 - t) * z0 + t * z1
+
+
+def slerp(z0: torch.Tensor, z1: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation (White 2016): along the great circle from z0 to z1 -> (len(ts), d).
+
+    The direction turns at a constant rate and the length changes linearly from
+    ``|z0|`` to ``|z1|``, so no point on the path is shorter than both endpoints.
+    """
+    t = torch.as_tensor(ts, dtype=torch.float64)[:, None]
+    a, b = z0.double(), z1.double()
+    na, nb = a.norm(), b.norm()
+    omega = torch.arccos(torch.clamp((a / na) @ (b / nb), -1.0, 1.0))
+    if omega < 1e-6:  # (nearly) parallel: the circle is a line
+        return lerp(z0, z1, ts)
+    direction = (torch.sin((1 - t) * omega) * a / na + torch.sin(t * omega) * b / nb) / torch.sin(omega)
+    return (direction * ((1 - t) * na + t * nb)).to(z0.dtype)
+
+
+def neighbour_overlap(a: torch.Tensor, b: torch.Tensor, k: int = 10) -> float:
+    """Average share of each item's ``k`` nearest neighbours that two embeddings (N, d) agree on."""
+    from sklearn.neighbors import NearestNeighbors
+
+    def neighbours(z: torch.Tensor) -> np.ndarray:
+        z = np.asarray(z, dtype=np.float32)
+        return NearestNeighbors(n_neighbors=k + 1).fit(z).kneighbors(z, return_distance=False)[:, 1:]
+    na, nb = neighbours(a), neighbours(b)
+    return float(np.mean([len(set(r) & set(s)) / k for r, s in zip(na, nb)]))

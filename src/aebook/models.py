@@ -63,26 +63,8 @@ class ConvAutoencoder(nn.Module):
     def __init__(self, latent_dim: int = 32, channels: tuple[int, int] = (16, 32)):
         super().__init__()
         self.hparams = dict(latent_dim=latent_dim, channels=tuple(channels))
-        c1, c2 = channels
-        self.encoder = nn.Sequential(
-            nn.Conv2d(1, c1, 3, stride=2, padding=1),   # (B, 1, 28, 28) -> (B, 16, 14, 14)
-            nn.BatchNorm2d(c1),
-            nn.ReLU(),
-            nn.Conv2d(c1, c2, 3, stride=2, padding=1),  # -> (B, 32, 7, 7)
-            nn.BatchNorm2d(c2),
-            nn.ReLU(),
-            nn.Flatten(),                               # -> (B, 1568)
-            nn.Linear(c2 * 7 * 7, latent_dim),          # -> (B, latent_dim)
-        )
-        self.decoder = nn.Sequential(
-            nn.Linear(latent_dim, c2 * 7 * 7),          # (B, latent_dim) -> (B, 1568)
-            nn.Unflatten(1, (c2, 7, 7)),                # -> (B, 32, 7, 7)
-            nn.ConvTranspose2d(c2, c1, 3, stride=2, padding=1, output_padding=1),  # -> (B, 16, 14, 14)
-            nn.BatchNorm2d(c1),
-            nn.ReLU(),
-            nn.ConvTranspose2d(c1, 1, 3, stride=2, padding=1, output_padding=1),   # -> (B, 1, 28, 28)
-            nn.Sigmoid(),
-        )
+        self.encoder = conv_encoder(latent_dim, channels)
+        self.decoder = conv_decoder(latent_dim, channels)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Images (B, 1, 28, 28) -> codes z (B, latent_dim)."""
@@ -99,6 +81,74 @@ class ConvAutoencoder(nn.Module):
         return self.decode(z), z
 
 
+def conv_encoder(out_features: int, channels: tuple[int, int] = (16, 32)) -> nn.Sequential:
+    """1x28x28 -> two stride-2 conv blocks (conv, BatchNorm, ReLU) -> linear to ``out_features``."""
+    c1, c2 = channels
+    return nn.Sequential(
+        nn.Conv2d(1, c1, 3, stride=2, padding=1),   # (B, 1, 28, 28) -> (B, 16, 14, 14)
+        nn.BatchNorm2d(c1),
+        nn.ReLU(),
+        nn.Conv2d(c1, c2, 3, stride=2, padding=1),  # -> (B, 32, 7, 7)
+        nn.BatchNorm2d(c2),
+        nn.ReLU(),
+        nn.Flatten(),                               # -> (B, 1568)
+        nn.Linear(c2 * 7 * 7, out_features),        # -> (B, out_features)
+    )
+
+
+def conv_decoder(latent_dim: int, channels: tuple[int, int] = (16, 32)) -> nn.Sequential:
+    """Mirror of ``conv_encoder``: linear to 32x7x7, two stride-2 transposed convs, sigmoid."""
+    c1, c2 = channels
+    return nn.Sequential(
+        nn.Linear(latent_dim, c2 * 7 * 7),          # (B, latent_dim) -> (B, 1568)
+        nn.Unflatten(1, (c2, 7, 7)),                # -> (B, 32, 7, 7)
+        nn.ConvTranspose2d(c2, c1, 3, stride=2, padding=1, output_padding=1),  # -> (B, 16, 14, 14)
+        nn.BatchNorm2d(c1),
+        nn.ReLU(),
+        nn.ConvTranspose2d(c1, 1, 3, stride=2, padding=1, output_padding=1),   # -> (B, 1, 28, 28)
+        nn.Sigmoid(),
+    )
+
+
+class ConvVAE(nn.Module):
+    """Variational autoencoder with the conv encoder/decoder of ``ConvAutoencoder``.
+
+    The encoder outputs ``(mu, logvar)`` of a diagonal Gaussian q(z|x); training samples
+    z = mu + sigma * eps (the reparameterisation trick); ``forward`` returns
+    ``(x_hat, mu, logvar)``.
+    """
+
+    def __init__(self, latent_dim: int = 32, channels: tuple[int, int] = (16, 32)):
+        super().__init__()
+        self.hparams = dict(latent_dim=latent_dim, channels=tuple(channels))
+        self.latent_dim = latent_dim
+        self.encoder = conv_encoder(2 * latent_dim, channels)  # -> (B, 2 * latent_dim): mu, logvar
+        self.decoder = conv_decoder(latent_dim, channels)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images (B, 1, 28, 28) -> ``(mu, logvar)``, each (B, latent_dim)."""
+        check_images(x, (1, 28, 28), type(self).__name__)
+        mu, logvar = self.encoder(x).chunk(2, dim=1)
+        return mu, logvar.clamp(-12.0, 8.0)  # keeps exp(logvar) finite early in training
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Codes z (B, latent_dim) -> images (B, 1, 28, 28)."""
+        return self.decoder(z)
+
+    @staticmethod
+    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+        """z = mu + sigma * eps with eps ~ N(0, I): random, yet differentiable in mu and logvar."""
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        return mu + torch.exp(0.5 * logvar) * eps
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return ``(x_hat, mu, logvar)``; z is sampled in training and is ``mu`` in eval mode."""
+        mu, logvar = self.encode(x)
+        z = self.reparameterize(mu, logvar) if self.training else mu
+        return self.decode(z), mu, logvar
+
+
 def check_images(x: torch.Tensor, shape: tuple[int, ...], model: str) -> None:
     """Raise a ValueError naming the bad shape when ``x`` is not a batch of ``shape`` images."""
     if x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != tuple(shape):
@@ -109,3 +159,14 @@ def check_images(x: torch.Tensor, shape: tuple[int, ...], model: str) -> None:
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def receptive_fields(model: nn.Module) -> list[int]:
+    """Side, in input pixels, of the patch seen by one unit after each ``Conv2d`` of ``model.encoder``."""
+    side, jump, out = 1, 1, []
+    for layer in model.encoder:
+        if isinstance(layer, nn.Conv2d):
+            side += (layer.kernel_size[0] - 1) * jump
+            jump *= layer.stride[0]
+            out.append(side)
+    return out

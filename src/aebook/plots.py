@@ -107,3 +107,36 @@ def line_chart(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], x_
         ticks = [2 ** k for k in range(int(np.log2(top)) + 1)]
         fig.update_xaxes(tickvals=ticks, ticktext=[str(t) for t in ticks])
     return fig
+
+
+def latent_maps(maps: Mapping[str, np.ndarray], labels: Sequence[int] | np.ndarray,
+                class_names: Sequence[str], marker_size: int = 3) -> go.Figure:
+    """Several 2-D maps of the same items side by side, one shared legend (click a class to hide it)."""
+    from plotly.subplots import make_subplots
+
+    labels = np.asarray(labels)
+    fig = make_subplots(rows=1, cols=len(maps), subplot_titles=list(maps), horizontal_spacing=0.04)
+    for col, xy in enumerate(maps.values(), start=1):
+        for c, name in enumerate(class_names):
+            idx = np.flatnonzero(labels == c)
+            fig.add_trace(go.Scattergl(
+                x=np.round(xy[idx, 0], 2), y=np.round(xy[idx, 1], 2), mode="markers", name=name,
+                legendgroup=name, showlegend=col == 1, customdata=idx,
+                marker=dict(size=marker_size, color=PALETTE[c % len(PALETTE)], opacity=0.7),
+                hovertemplate=f"<b>{name}</b><br>test image #%{{customdata}}<extra></extra>"), row=1, col=col)
+    fig.update_xaxes(showticklabels=False, zeroline=False, showgrid=False)
+    fig.update_yaxes(showticklabels=False, zeroline=False, showgrid=False)
+    fig.update_layout(height=520, legend=dict(itemsizing="constant", orientation="h", y=-0.05),
+                      margin=dict(t=40, l=10, r=10))
+    return fig
+
+
+def box_plot(groups: Mapping[str, Sequence[float]], y_title: str, title: str | None = None) -> go.Figure:
+    """One box per named group of values (median, quartiles, outliers); hover shows the numbers."""
+    fig = go.Figure()
+    for i, (name, values) in enumerate(groups.items()):
+        fig.add_trace(go.Box(y=np.round(np.asarray(values, dtype=float), 4), name=name,
+                             marker_color=PALETTE[i % len(PALETTE)], boxpoints="outliers"))
+    fig.update_layout(title=title, yaxis_title=y_title, showlegend=False, height=420,
+                      margin=dict(t=40 if title else 20))
+    return fig

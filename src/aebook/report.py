@@ -58,11 +58,12 @@ def architecture_table(model: nn.Module, input_shape: Sequence[int] = (1, 1, 28,
     return table
 
 
-def metrics_table(rows: Mapping[str, Mapping[str, object]], title: str | None = None) -> Table:
-    """A table with one row per model and one column per metric (floats shown to 5 digits)."""
+def metrics_table(rows: Mapping[str, Mapping[str, object]], title: str | None = None,
+                  row_label: str = "model") -> Table:
+    """A table with one row per model (or ``row_label``) and one column per metric (floats to 5 digits)."""
     columns = list(dict.fromkeys(k for metrics in rows.values() for k in metrics))
     table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("model")
+    table.add_column(row_label)
     for col in columns:
         table.add_column(col, justify="right")
     for name, metrics in rows.items():

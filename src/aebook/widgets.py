@@ -1,0 +1,164 @@
+"""Interactive figures written in plain JavaScript (``assets/widgets/``), fed with real data.
+
+A widget is shown by a notebook cell as one HTML output: a ``<div>``, its data as JSON,
+and the widget's scripts inlined from ``assets/widgets``. Nothing is fetched from the
+network, so it works the same in a Quarto page, an nbconvert export and Jupyter.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from aebook.runtime import project_root
+
+SHARED = ("common.js",)
+
+
+def assets_dir() -> Path:
+    """The folder holding the widgets' JavaScript and CSS."""
+    return project_root() / "assets" / "widgets"
+
+
+def widget_names() -> list[str]:
+    """Every widget shipped in ``assets/widgets`` (one ``<name>.js`` each, besides ``common.js``)."""
+    return sorted(p.stem for p in assets_dir().glob("*.js") if p.name not in SHARED)
+
+
+def b64_floats(values: torch.Tensor | np.ndarray) -> str:
+    """Base64 of the values as little-endian float32 (what ``AEBook.floats`` reads)."""
+    array = np.ascontiguousarray(np.asarray(torch.as_tensor(values).detach().cpu(), dtype="<f4"))
+    return base64.b64encode(array.tobytes()).decode("ascii")
+
+
+def b64_bytes(images: torch.Tensor | np.ndarray) -> str:
+    """Base64 of values in [0, 1] rounded to bytes 0..255 (what ``AEBook.bytes`` reads)."""
+    array = np.asarray(torch.as_tensor(images).detach().cpu().float())
+    return base64.b64encode(np.round(np.clip(array, 0, 1) * 255).astype(np.uint8).tobytes()).decode("ascii")
+
+
+@torch.no_grad()
+def export_decoder(model: nn.Module, image_shape: tuple[int, int, int] = (1, 28, 28)) -> dict:
+    """The model's ``decoder`` (an ``nn.Sequential``) as JSON layers that ``AEBook.Decoder`` evaluates."""
+    layers = []
+    for layer in model.decoder:
+        if isinstance(layer, nn.Linear):
+            layers.append(dict(type="linear", **{"in": layer.in_features}, out=layer.out_features,
+                               W=b64_floats(layer.weight), b=b64_floats(layer.bias)))
+        elif isinstance(layer, nn.Unflatten):
+            layers.append(dict(type="unflatten", shape=list(layer.unflattened_size)))
+        elif isinstance(layer, nn.ConvTranspose2d) and layer.dilation == (1, 1) and layer.groups == 1:
+            layers.append(dict(type="conv_transpose", cout=layer.out_channels, k=layer.kernel_size[0],
+                               stride=layer.stride[0], padding=layer.padding[0],
+                               output_padding=layer.output_padding[0],
+                               W=b64_floats(layer.weight), b=b64_floats(layer.bias)))
+        elif isinstance(layer, nn.BatchNorm2d):  # eval mode: fold into scale * x + shift
+            scale = layer.weight / torch.sqrt(layer.running_var + layer.eps)
+            layers.append(dict(type="batchnorm", scale=b64_floats(scale),
+                               shift=b64_floats(layer.bias - layer.running_mean * scale)))
+        elif isinstance(layer, nn.ReLU):
+            layers.append(dict(type="relu"))
+        elif isinstance(layer, nn.LeakyReLU):
+            layers.append(dict(type="leaky_relu", slope=layer.negative_slope))
+        elif isinstance(layer, nn.Sigmoid):
+            layers.append(dict(type="sigmoid"))
+        else:
+            raise ValueError(f"export_decoder cannot translate a {type(layer).__name__} layer to JavaScript")
+    latent_dim = next(p for p in model.decoder.parameters()).shape[1]
+    return dict(latent_dim=int(latent_dim), image_shape=list(image_shape), layers=layers)
+
+
+class Widget:
+    """One widget with its data; Jupyter (and Quarto) display it through ``_repr_html_``."""
+
+    def __init__(self, name: str, data: dict, height: int | None = None) -> None:
+        if name not in widget_names():
+            raise ValueError(f"no widget named {name!r}; assets/widgets has {', '.join(widget_names())}")
+        self.name, self.data, self.height = name, data, height
+
+    def _repr_html_(self) -> str:
+        payload = json.dumps(self.data, separators=(",", ":"), sort_keys=True)
+        uid = "aew-" + hashlib.sha256((self.name + payload).encode()).hexdigest()[:10]
+        scripts = "\n".join((assets_dir() / f).read_text() for f in (*SHARED, f"{self.name}.js"))
+        style = (assets_dir() / "widgets.css").read_text()
+        size = f' style="min-height:{self.height}px"' if self.height else ""
+        return (f'<style>{style}</style>\n'
+                f'<div class="aebook-widget" id="{uid}" data-widget="{self.name}"{size}></div>\n'
+                f'<script type="application/json" id="{uid}-data">{_safe(payload)}</script>\n'
+                f'<script>\n{scripts}\n(function () {{ const root = document.getElementById("{uid}");\n'
+                f'  AEBook.{self.name}(root, JSON.parse(document.getElementById("{uid}-data").textContent));\n'
+                f'}})();\n</script>')
+
+    def page(self, title: str = "aebook widget") -> str:
+        """A complete standalone HTML page holding only this widget (for tests and previews)."""
+        return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+                f'</head><body>\n{self._repr_html_()}\n</body></html>')
+
+
+def _safe(text: str) -> str:
+    """JSON made safe inside a ``<script>`` element (no early ``</script>``)."""
+    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
+
+
+def traversal(model: nn.Module, images: torch.Tensor, labels: list[str], dims: list[int],
+              sds: torch.Tensor, max_sd: float = 4.0) -> Widget:
+    """The traversal widget: the model's decoder, the images' codes, and the dimensions to offer."""
+    from aebook.latent import encode_all
+
+    z = encode_all(model, images)
+    return Widget("traverse", dict(
+        decoder=export_decoder(model), max_sd=max_sd,
+        dims=[dict(index=int(d), sd=round(float(sds[d]), 4)) for d in dims],
+        images=[dict(label=lab, z=[round(float(v), 6) for v in code], pixels=b64_bytes(img))
+                for lab, code, img in zip(labels, z, images)]))
+
+
+def neighbours(image: torch.Tensor, corr_1: float, start: tuple[int, int] = (14, 14)) -> Widget:
+    """The flattening widget: one real image; hovering a pixel shows where its neighbours go."""
+    _, h, w = image.shape
+    return Widget("flatten", dict(pixels=b64_bytes(image), height=int(h), width=int(w),
+                                  start=int(start[0] * w + start[1]), corr_1=round(float(corr_1), 4)))
+
+
+@torch.no_grad()
+def layer_outputs(model: nn.Module, x: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
+    """The input, then each activation's output, the code, and each unflattened map, for images ``x``."""
+    model.eval()
+    device = next(model.parameters()).device
+    stages: list[tuple[str, torch.Tensor]] = [("input", x.cpu())]
+    last_encoder = list(model.encoder)[-1]
+    hooks = []
+    for part in ("encoder", "decoder"):
+        for layer in getattr(model, part):
+            if isinstance(layer, (nn.ReLU, nn.LeakyReLU, nn.Sigmoid, nn.Unflatten)) or layer is last_encoder:
+                label = "code z" if layer is last_encoder else f"{part} {type(layer).__name__}"
+                hooks.append(layer.register_forward_hook(
+                    lambda _m, _i, out, label=label: stages.append((label, out.detach().cpu()))))
+    try:
+        model(x.to(device))
+    finally:
+        for h in hooks:
+            h.remove()
+    stages[-1] = ("output x_hat", stages[-1][1])
+    return stages
+
+
+def bottleneck(models: dict[str, nn.Module], images: torch.Tensor, labels: list[str]) -> Widget:
+    """The bottleneck widget: every layer's output for a few real images, for each model."""
+    shipped = []
+    for name, model in models.items():
+        stages = []
+        for label, out in layer_outputs(model, images):
+            lo, hi = float(out.min()), float(out.max())
+            scaled = (out - lo) / (hi - lo) if hi > lo else torch.zeros_like(out)
+            stages.append(dict(label=label, shape=list(out.shape[1:]),
+                               activations=[b64_bytes(a) for a in scaled]))
+        shipped.append(dict(name=name, stages=stages))
+    return Widget("bottleneck", dict(models=shipped, images=[
+        dict(label=lab, pixels=b64_bytes(img)) for lab, img in zip(labels, images)]))

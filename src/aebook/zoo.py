@@ -1,0 +1,29 @@
+"""The book's Fashion-MNIST models, trained one way everywhere.
+
+A chapter that reuses a model from an earlier chapter calls the same function here,
+so both ask the cache for the same entry and the later chapter never retrains.
+"""
+
+from __future__ import annotations
+
+from aebook.checkpoints import Trained, load_or_train
+from aebook.models import ConvAutoencoder, LinearAutoencoder
+from aebook.runtime import pick
+from aebook.train import TrainConfig
+
+
+def fashion_config() -> TrainConfig:
+    """Adam, lr 1e-3, batches of 256, 20 epochs (2 in smoke mode): the recipe of chapters 1 and 2."""
+    return TrainConfig(epochs=pick(20, 2), batch_size=256, lr=1e-3)
+
+
+def fully_connected(data, latent_dim: int = 32) -> Trained:
+    """The fully connected autoencoder 784-256-64-d-64-256-784 (chapter 1), from the cache."""
+    return load_or_train(f"fc-d{latent_dim}", lambda: LinearAutoencoder(latent_dim=latent_dim),
+                         data, fashion_config())
+
+
+def convolutional(data, latent_dim: int = 32) -> Trained:
+    """The convolutional autoencoder 1x28x28 -> 16x14x14 -> 32x7x7 -> d (chapter 2), from the cache."""
+    return load_or_train(f"conv-d{latent_dim}", lambda: ConvAutoencoder(latent_dim=latent_dim),
+                         data, fashion_config())
