@@ -71,7 +71,7 @@ def test_first_chapter_trains_once_loads_from_cache_and_is_deterministic(monkeyp
 
 
 def test_later_chapters_reuse_earlier_models_from_the_cache(monkeypatch):
-    """Chapter 2 loads chapter 1's model, chapter 3 loads chapter 2's: nothing is trained twice."""
+    """Chapters 2-4 load the models of earlier chapters from the cache: nothing is trained twice."""
     def printed(run):
         return "".join(o.get("text", "") for c in run.notebook.cells if c.cell_type == "code"
                        for o in c.outputs if o.output_type == "stream")
@@ -85,3 +85,7 @@ def test_later_chapters_reuse_earlier_models_from_the_cache(monkeypatch):
     assert "and this run found it there" in "".join(c.source for c in second.notebook.cells)
     third = run_chapter(by_name["03-latent-space"], monkeypatch)
     assert "[cache]" not in printed(third)  # the conv model came from the cache
+    fourth = run_chapter(by_name["04-variational"], monkeypatch)
+    assert "[cache] fc-d32:" not in printed(fourth) and "[cache] conv-d32:" not in printed(fourth)
+    assert "[cache] vae-d32-beta1: no cached model; trained" in printed(fourth)
+    assert printed(fourth).count("[cache] vae-d32-beta1:") == 1  # the β sweep reuses the β = 1 model

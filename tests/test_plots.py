@@ -47,3 +47,34 @@ def test_line_chart_series_keep_their_own_x():
     assert list(fig.data[0].x) == [2, 8, 32] and len(fig.data[1].x) == 32
     assert fig.layout.xaxis.type == "log" and list(fig.layout.xaxis.tickvals) == [1, 2, 4, 8, 16, 32]
 
+
+
+def test_image_slider_swaps_only_the_right_hand_image():
+    import torch
+
+    from aebook.plots import image_slider
+    frames = torch.stack([torch.full((1, 28, 28), v) for v in (0.1, 0.5, 0.9)])
+    ref = torch.zeros(1, 28, 28)
+    fig = image_slider(frames, ["a", "b", "c"], reference=ref)
+    steps = fig.layout.sliders[0].steps
+    assert [s.label for s in steps] == ["a", "b", "c"]
+    for step, v in zip(steps, (0.1, 0.5, 0.9)):
+        z = np.array(step.args[0]["z"][0], dtype=float)
+        assert np.allclose(z[:28, :28], 0.0)            # the reference stays
+        assert np.allclose(z[:28, 30:58], v, atol=1e-3)  # the frame changes
+    assert np.allclose(np.array(fig.data[0].z, dtype=float)[:28, 30:58], 0.1, atol=1e-3)
+
+
+def test_latent_maps_share_one_legend_and_keep_small_scales():
+    from aebook.plots import latent_maps
+    xy = np.random.default_rng(0).normal(size=(30, 2)) * 0.01  # a 2-D code on a tiny scale
+    fig = latent_maps({"a": xy, "b": xy * 1000}, np.arange(30) % 3, ["x", "y", "z"])
+    assert len(fig.data) == 6 and sum(t.showlegend for t in fig.data) == 3
+    assert len({tuple(np.round(t.x, 6)) for t in fig.data[:3]}) == 3
+    assert len(set(np.concatenate([t.x for t in fig.data[:3]]))) == 30  # no points merged by rounding
+
+
+def test_box_plot_one_box_per_group():
+    from aebook.plots import box_plot
+    fig = box_plot({"g1": [1, 2, 3], "g2": [4, 5]}, y_title="d")
+    assert [t.name for t in fig.data] == ["g1", "g2"] and list(fig.data[1].y) == [4, 5]

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from aebook import widgets as W
-from aebook.models import ConvAutoencoder, LinearAutoencoder
+from aebook.models import ConvAutoencoder, ConvVAE, LinearAutoencoder
 from browser import browser, screenshot_dir, visit
 
 
@@ -27,7 +27,7 @@ def trained_looking(model):
     return model.eval()
 
 
-def images(n=4):
+def images(n=12):
     g = torch.Generator().manual_seed(1)
     x = torch.rand(n, 1, 28, 28, generator=g) * 0.2
     x[:, :, 8:20, 6:22] += 0.7
@@ -38,9 +38,15 @@ def build(name):
     conv = conv_model()
     x = images()
     if name == "traverse":
-        return W.traversal(conv, x, ["a", "b", "c", "d"], dims=[3, 1, 0], sds=torch.ones(8))
+        return W.traversal(conv, x[:4], ["a", "b", "c", "d"], dims=[3, 1, 0], sds=torch.ones(8))
     if name == "flatten":
         return W.neighbours(x[0], corr_1=0.9)
+    if name == "latent2d":
+        torch.manual_seed(1)
+        ae2 = trained_looking(ConvAutoencoder(latent_dim=2))
+        vae2 = trained_looking(ConvVAE(latent_dim=2))
+        y = torch.arange(len(x)) % 10
+        return W.latent_plane({"autoencoder": ae2, "VAE": vae2}, x, y, [str(i) for i in range(10)])
     if name == "bottleneck":
         return W.bottleneck({"fc": LinearAutoencoder(8).eval(), "conv": conv}, x[:2], ["a", "b"])
     raise AssertionError(f"widget {name} has no test: add one here")
@@ -57,7 +63,7 @@ def open_widget(b, tmp_path, name):
 
 
 def test_every_widget_in_assets_has_a_test():
-    assert W.widget_names() == ["bottleneck", "flatten", "traverse"]
+    assert W.widget_names() == ["bottleneck", "flatten", "latent2d", "traverse"]
     for name in W.widget_names():
         assert build(name).name == name
 
@@ -124,4 +130,31 @@ def test_bottleneck_widget_switches_models_and_plays(tmp_path):
         assert page.locator(".aew-layer.aew-dim").count() == 6  # only the input has arrived
         page.wait_for_function("document.querySelectorAll('.aew-layer.aew-dim').length === 0", timeout=10_000)
         page.screenshot(path=str(screenshot_dir() / "widget-bottleneck.png"))
+        assert v.errors == [] and v.outside == []
+
+
+def test_live_decoder_matches_pytorch_drags_and_toggles(tmp_path):
+    torch.manual_seed(1)
+    ae2 = trained_looking(ConvAutoencoder(latent_dim=2))
+    vae2 = trained_looking(ConvVAE(latent_dim=2))
+    with browser() as b, open_widget(b, tmp_path, "latent2d") as v:
+        page = v.page
+        for model_index, model in enumerate([ae2, vae2]):  # the page decodes like PyTorch, per model
+            for code in ([0.0, 0.0], [1.3, -0.7], [-2.1, 2.4]):
+                in_page = page.evaluate("([c, m]) => document.querySelector('.aebook-widget').setCode(c, m)",
+                                        [code, model_index])
+                expected = model.decode(torch.tensor([code])).flatten()
+                assert (torch.tensor(in_page) - expected).abs().max() < 1e-3
+        page.click("button >> text=autoencoder")
+        before, state = canvas_pixels(page, "canvas.aew-decoded"), page.get_attribute(".aebook-widget", "data-state")
+        box = page.locator("canvas.aew-plane").bounding_box()
+        page.mouse.move(box["x"] + 0.5 * box["width"], box["y"] + 0.5 * box["height"])
+        page.mouse.down()
+        page.mouse.move(box["x"] + 0.9 * box["width"], box["y"] + 0.15 * box["height"], steps=5)
+        page.mouse.up()
+        assert page.get_attribute(".aebook-widget", "data-state") != state
+        assert canvas_pixels(page, "canvas.aew-decoded") != before, "dragging did not change the image"
+        page.click("button >> text=VAE")
+        assert page.get_attribute(".aebook-widget", "data-state").startswith("1|")
+        page.screenshot(path=str(screenshot_dir() / "widget-latent2d.png"))
         assert v.errors == [] and v.outside == []

@@ -18,11 +18,24 @@ from aebook.runtime import cache_dir, get_device
 
 @torch.no_grad()
 def encode_all(model: nn.Module, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
-    """Codes z (N, latent_dim) of every image in ``x``, computed in batches, on the CPU."""
+    """Codes z (N, latent_dim) of every image in ``x``, in batches, on the CPU (a VAE's code is mu)."""
+    return encode_distribution_all(model, x, batch_size)[0]
+
+
+@torch.no_grad()
+def encode_distribution_all(model: nn.Module, x: torch.Tensor,
+                            batch_size: int = 2048) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(mu, logvar)`` of every image for a VAE; ``(z, None)`` for a plain autoencoder."""
     model.eval()
     device = next(model.parameters()).device
-    return torch.cat([model.encode(x[idx].to(device)).cpu()
-                      for idx in iterate_batches(len(x), batch_size)])
+    mus, logvars = [], []
+    for idx in iterate_batches(len(x), batch_size):
+        out = model.encode(x[idx].to(device))
+        mu, logvar = out if isinstance(out, tuple) else (out, None)
+        mus.append(mu.cpu())
+        if logvar is not None:
+            logvars.append(logvar.cpu())
+    return torch.cat(mus), (torch.cat(logvars) if logvars else None)
 
 
 @torch.no_grad()
@@ -193,3 +206,8 @@ def neighbour_overlap(a: torch.Tensor, b: torch.Tensor, k: int = 10) -> float:
         return NearestNeighbors(n_neighbors=k + 1).fit(z).kneighbors(z, return_distance=False)[:, 1:]
     na, nb = neighbours(a), neighbours(b)
     return float(np.mean([len(set(r) & set(s)) / k for r, s in zip(na, nb)]))
+
+
+def active_units(mu: torch.Tensor, threshold: float = 0.01) -> int:
+    """Latent dimensions whose mean code varies across images, Var_x(mu_j) > threshold (Burda et al. 2016)."""
+    return int((mu.var(dim=0) > threshold).sum())

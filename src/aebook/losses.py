@@ -18,3 +18,56 @@ def mse(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 def per_image_mse(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Squared error per image: mean over pixels, no reduction over the batch -> (B,)."""
     return ((x_hat - x) ** 2).flatten(1).mean(dim=1)
+
+
+def bernoulli_recon_loss(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Reconstruction term of the ELBO for a Bernoulli decoder: −log p(x | z).
+
+    recon_loss = (1 / B) Σ_b Σ_d BCE(x̂_bd, x_bd), the first term of Kingma & Welling
+    (2013), eq. 10, with grey levels in [0, 1] read as Bernoulli means. Reduction: sum
+    over pixels, mean over the batch, so it is on the same per-image scale as ``kl``.
+    """
+    bce = torch.nn.functional.binary_cross_entropy(x_hat.clamp(1e-6, 1 - 1e-6), x, reduction="none")
+    return bce.flatten(1).sum(dim=1).mean()
+
+
+def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(q(z|x) ‖ N(0, I)) of each latent dimension, averaged over the batch -> (latent_dim,).
+
+    kl_j = −½ (1 + log σ_j² − μ_j² − σ_j²), Kingma & Welling (2013), appendix B.
+    Reduction: none over dimensions, mean over the batch.
+    """
+    return (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp())).mean(dim=0)
+
+
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(q(z|x) ‖ N(0, I)) summed over latent dimensions, mean over the batch (a scalar)."""
+    return kl_per_dim(mu, logvar).sum()
+
+
+def free_bits_kl(mu: torch.Tensor, logvar: torch.Tensor, floor: float) -> torch.Tensor:
+    """KL with free bits (Kingma et al. 2016): Σ_j max(kl_j, floor), so no dimension is
+    pushed below ``floor`` nats; with ``floor = 0`` it equals ``kl_divergence``."""
+    return torch.clamp(kl_per_dim(mu, logvar), min=floor).sum()
+
+
+def negative_elbo(x_hat: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+                  beta: float = 1.0, free_bits: float = 0.0) -> dict[str, torch.Tensor]:
+    """The VAE loss −ELBO = recon_loss + β·kl (Kingma & Welling 2013, eq. 10; β: Higgins et al. 2017).
+
+    Returns the terms separately: ``loss`` (what is minimised; kl under free bits),
+    ``recon_loss`` and ``kl`` (the true KL). Every term: sum over pixels or latent
+    dimensions, mean over the batch.
+    """
+    recon_loss = bernoulli_recon_loss(x_hat, x)
+    kl = kl_divergence(mu, logvar)
+    penalty = free_bits_kl(mu, logvar, free_bits) if free_bits > 0 else kl
+    return {"loss": recon_loss + beta * penalty, "recon_loss": recon_loss, "kl": kl}
+
+
+def kl_weight(epoch: int, beta: float, warmup_epochs: int = 0) -> float:
+    """KL annealing (Bowman et al. 2016): β ramps linearly from β/warmup to β over the
+    first ``warmup_epochs`` epochs (numbered from 1), then stays at β."""
+    if warmup_epochs <= 0:
+        return beta
+    return beta * min(1.0, epoch / warmup_epochs)

@@ -117,10 +117,13 @@ def latent_maps(maps: Mapping[str, np.ndarray], labels: Sequence[int] | np.ndarr
     labels = np.asarray(labels)
     fig = make_subplots(rows=1, cols=len(maps), subplot_titles=list(maps), horizontal_spacing=0.04)
     for col, xy in enumerate(maps.values(), start=1):
+        xy = np.asarray(xy)
+        spread = float(np.ptp(xy)) if xy.size else 1.0
+        digits = max(2, 3 - int(np.floor(np.log10(spread or 1.0))))  # ~1/1000 of the map's width
         for c, name in enumerate(class_names):
             idx = np.flatnonzero(labels == c)
             fig.add_trace(go.Scattergl(
-                x=np.round(xy[idx, 0], 2), y=np.round(xy[idx, 1], 2), mode="markers", name=name,
+                x=np.round(xy[idx, 0], digits), y=np.round(xy[idx, 1], digits), mode="markers", name=name,
                 legendgroup=name, showlegend=col == 1, customdata=idx,
                 marker=dict(size=marker_size, color=PALETTE[c % len(PALETTE)], opacity=0.7),
                 hovertemplate=f"<b>{name}</b><br>test image #%{{customdata}}<extra></extra>"), row=1, col=col)
@@ -139,4 +142,31 @@ def box_plot(groups: Mapping[str, Sequence[float]], y_title: str, title: str | N
                              marker_color=PALETTE[i % len(PALETTE)], boxpoints="outliers"))
     fig.update_layout(title=title, yaxis_title=y_title, showlegend=False, height=420,
                       margin=dict(t=40 if title else 20))
+    return fig
+
+
+def image_slider(frames: torch.Tensor, step_labels: Sequence[str], reference: torch.Tensor | None = None,
+                 reference_title: str = "original", frame_title: str = "decoded", slider_title: str = "",
+                 tile_px: int = 220) -> go.Figure:
+    """Grey images (n, 1, H, W) behind a slider: moving it swaps the image shown on the right.
+
+    With ``reference``, that image stays on the left for comparison. Each step restyles one
+    heatmap, so the page carries n small images and no JavaScript of its own.
+    """
+    frames = torch.as_tensor(frames).detach().cpu().float().reshape(len(frames), *frames.shape[-2:])
+    left = [reference] if reference is not None else []
+    fig = image_grid([torch.stack([*(r.reshape(frames.shape[1:]) for r in left), frames[0]])],
+                     col_titles=[reference_title, frame_title] if left else [frame_title], tile_px=tile_px)
+    base = fig.data[0].z
+    h, w = frames.shape[1:]
+    offset = (w + 2) if left else 0
+
+    def canvas(i: int) -> list:
+        z = np.array(base, dtype=np.float32)
+        z[:h, offset:offset + w] = np.round(frames[i].numpy(), 3)
+        return [z.tolist()]
+    steps = [dict(method="restyle", label=label, args=[{"z": canvas(i)}]) for i, label in enumerate(step_labels)]
+    fig.update_layout(sliders=[dict(active=0, steps=steps, currentvalue=dict(prefix=slider_title),
+                                    pad=dict(t=10), len=1.0)],
+                      height=tile_px + 150, margin=dict(b=90))
     return fig

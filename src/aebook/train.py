@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from aebook.data import iterate_batches
-from aebook.losses import mse
+from aebook.losses import kl_weight, mse, negative_elbo
 from aebook.runtime import get_device
 
 Objective = Callable[[nn.Module, torch.Tensor], dict[str, torch.Tensor]]
@@ -88,6 +88,34 @@ def mse_objective(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     return {"loss": mse(x_hat, x)}
 
 
+@dataclass
+class ELBOObjective:
+    """The VAE objective for ``fit``: −ELBO with weight β, KL annealing and free bits.
+
+    While training, β follows ``losses.kl_weight`` (a linear ramp over ``warmup_epochs``)
+    and the KL is floored per dimension at ``free_bits`` nats. Validation always scores
+    the plain target objective (full β, no floor), so the best epoch is chosen on it.
+    ``fit`` tells the objective the epoch through ``set_epoch``.
+    """
+
+    beta: float = 1.0
+    warmup_epochs: int = 0
+    free_bits: float = 0.0
+    epoch: int = field(default=1, repr=False, compare=False)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called by ``fit`` at the start of every epoch (numbered from 1)."""
+        self.epoch = epoch
+
+    def __call__(self, model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Terms ``loss``, ``recon_loss`` and ``kl`` for a batch (see ``losses.negative_elbo``)."""
+        x_hat, mu, logvar = model(x)
+        if model.training:
+            return negative_elbo(x_hat, x, mu, logvar, kl_weight(self.epoch, self.beta, self.warmup_epochs),
+                                 self.free_bits)
+        return negative_elbo(x_hat, x, mu, logvar, self.beta)
+
+
 def fit(model: nn.Module, train_x: torch.Tensor, val_x: torch.Tensor | None = None,
         config: TrainConfig = TrainConfig(), objective: Objective = mse_objective,
         device: torch.device | None = None, name: str | None = None,
@@ -113,6 +141,8 @@ def fit(model: nn.Module, train_x: torch.Tensor, val_x: torch.Tensor | None = No
     with _progress_bar(name, config.epochs, progress) as advance:
         for epoch in range(1, config.epochs + 1):
             lr = optimiser.param_groups[0]["lr"]
+            if hasattr(objective, "set_epoch"):  # e.g. KL annealing in ELBOObjective
+                objective.set_epoch(epoch)
             train_terms = run_epoch(model, train_x, config.batch_size, objective, optimiser, shuffler)
             _check_finite(train_terms["loss"], name, epoch, lr)
             val_loss = (run_epoch(model, val_x, 1024, objective)["loss"]

@@ -162,3 +162,25 @@ def bottleneck(models: dict[str, nn.Module], images: torch.Tensor, labels: list[
         shipped.append(dict(name=name, stages=stages))
     return Widget("bottleneck", dict(models=shipped, images=[
         dict(label=lab, pixels=b64_bytes(img)) for lab, img in zip(labels, images)]))
+
+
+def latent_plane(models: dict[str, nn.Module], x: torch.Tensor, y: torch.Tensor,
+                 class_names: list[str] | tuple[str, ...], n_points: int = 2000) -> Widget:
+    """The live-decoder widget: 2-D-latent models' decoders over the codes of real images."""
+    from aebook.latent import encode_all
+    from aebook.plots import PALETTE
+
+    shipped = []
+    for name, model in models.items():
+        z = encode_all(model, x[:n_points])
+        if z.shape[1] != 2:
+            raise ValueError(f"latent_plane needs 2-D codes; {name} has {z.shape[1]}")
+        lo, hi = torch.quantile(z, 0.005, dim=0), torch.quantile(z, 0.995, dim=0)
+        pad = (hi - lo) * 0.15
+        lo, hi = lo - pad, hi + pad
+        shipped.append(dict(name=name, decoder=export_decoder(model), points=b64_floats(z),
+                            labels=base64.b64encode(y[:n_points].numpy().astype(np.uint8).tobytes()).decode(),
+                            box=dict(x=[round(float(lo[0]), 4), round(float(hi[0]), 4)],
+                                     y=[round(float(lo[1]), 4), round(float(hi[1]), 4)],
+                                     start=[round(float(v), 4) for v in z.median(dim=0).values])))
+    return Widget("latent2d", dict(models=shipped, classes=list(class_names), colours=list(PALETTE)))

@@ -7,9 +7,9 @@ so both ask the cache for the same entry and the later chapter never retrains.
 from __future__ import annotations
 
 from aebook.checkpoints import Trained, load_or_train
-from aebook.models import ConvAutoencoder, LinearAutoencoder
+from aebook.models import ConvAutoencoder, ConvVAE, LinearAutoencoder
 from aebook.runtime import pick
-from aebook.train import TrainConfig
+from aebook.train import ELBOObjective, TrainConfig
 
 
 def fashion_config() -> TrainConfig:
@@ -27,3 +27,17 @@ def convolutional(data, latent_dim: int = 32) -> Trained:
     """The convolutional autoencoder 1x28x28 -> 16x14x14 -> 32x7x7 -> d (chapter 2), from the cache."""
     return load_or_train(f"conv-d{latent_dim}", lambda: ConvAutoencoder(latent_dim=latent_dim),
                          data, fashion_config())
+
+
+def vae_config() -> TrainConfig:
+    """The VAE recipe: Adam, lr 1e-3, batches of 256, 15 epochs (2 in smoke mode)."""
+    return TrainConfig(epochs=pick(15, 2), batch_size=256, lr=1e-3)
+
+
+def variational(data, latent_dim: int = 32, beta: float = 1.0, warmup_epochs: int = 0,
+                free_bits: float = 0.0) -> Trained:
+    """A ``ConvVAE`` trained on the −ELBO (chapter 4), from the cache."""
+    objective = ELBOObjective(beta=beta, warmup_epochs=warmup_epochs, free_bits=free_bits)
+    name = f"vae-d{latent_dim}-beta{beta:g}" + (f"-warmup{warmup_epochs}" if warmup_epochs else "") \
+        + (f"-free{free_bits:g}" if free_bits else "")
+    return load_or_train(name, lambda: ConvVAE(latent_dim=latent_dim), data, vae_config(), objective)
