@@ -42,3 +42,11 @@ def make_set(n: int, seed: int, tag: str = "t") -> ImageSet:
 def tiny_splits() -> Splits:
     """256 training and 64 validation images."""
     return Splits(train=make_set(256, 0, "train"), val=make_set(64, 1, "val"))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ARG001
+    """Say where the browser checks left their screenshots, so a person can look at them."""
+    folder = Path(__file__).resolve().parents[1] / "_build" / "screenshots"
+    shots = sorted(folder.glob("*.png")) if folder.exists() else []
+    if shots:
+        terminalreporter.write_line(f"browser screenshots ({len(shots)}): {folder}")

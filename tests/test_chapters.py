@@ -5,6 +5,8 @@ import re
 import pytest
 
 from aebook import notebooks as N
+from aebook.site import remote_requests
+from browser import browser, screenshot_dir, visit
 
 CHAPTERS = [p for p in N.chapter_paths() if p.suffix == ".qmd"]
 
@@ -46,6 +48,29 @@ def test_chapter_executes_with_its_figures(path, monkeypatch):
         expected = 1 if cell in figure_cells else 0
         shown = len(plotly_outputs(cell)) + len(widget_outputs(cell))
         assert shown == expected, N.cell_options(cell.source).get("label")
+    n_plotly = sum(len(plotly_outputs(c)) for c in cells)
+    n_widgets = sum(len(widget_outputs(c)) for c in cells)
+    check_page_in_browser(N.to_html(run.notebook), path.stem, n_plotly, n_widgets)
+
+
+def check_page_in_browser(html, name, n_plotly, n_widgets):
+    """Open the exported page in Chromium: every figure draws, no errors, nothing loaded from outside."""
+    assert remote_requests(html) == []
+    page_file = screenshot_dir() / f"chapter-{name}.html"
+    page_file.write_text(html, encoding="utf-8")
+    with browser() as b, visit(b, page_file) as v:
+        page = v.page
+        page.wait_for_timeout(500)
+        drawn = page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(p => {
+            const box = p.getBoundingClientRect();
+            const marks = p.querySelectorAll('.trace, .hm, image, .point, .scatterlayer path, .gl-container canvas').length;
+            return box.width > 50 && box.height > 50 && marks > 0; })""")
+        assert len(drawn) == n_plotly and all(drawn), f"{name}: figures drawn {drawn}"
+        widgets = page.evaluate("() => Array.from(document.querySelectorAll('.aebook-widget')).map(w => w.querySelectorAll('canvas').length)")
+        assert len(widgets) == n_widgets and all(widgets), f"{name}: widgets {widgets}"
+        page.screenshot(path=str(screenshot_dir() / f"chapter-{name}.png"), full_page=True)
+        assert v.errors == [], v.errors[:3]
+        assert v.outside == [], v.outside[:3]
 
 
 def test_first_chapter_trains_once_loads_from_cache_and_is_deterministic(monkeypatch, tmp_path):

@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
-# System packages the tests use besides Python: a Chromium for the browser checks.
+# System packages the tests use besides Python: a Chromium for the browser checks, and
+# a colour-emoji font (the emoji chapter's offline source).
 # Installs it with apt-get where that is possible (root, or password-less sudo);
 # anywhere else it says what is missing, and the browser tests report themselves skipped.
 set -u
 have_browser() { command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
   || command -v google-chrome >/dev/null || command -v google-chrome-stable >/dev/null; }
-have_browser && exit 0
+have_font() { [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || [ -e /usr/share/fonts/noto/NotoColorEmoji.ttf ] \
+  || [ -e "/System/Library/Fonts/Apple Color Emoji.ttc" ]; }
+have_browser && have_font && exit 0
 if command -v apt-get >/dev/null; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO=none; fi
   if [ "$SUDO" != none ]; then
-    echo "[system] installing chromium with apt-get (browser checks of the widgets and pages)"
+    missing=""
+    have_browser || missing="chromium"
+    have_font || missing="$missing fonts-noto-color-emoji"
+    echo "[system] installing with apt-get:$missing (browser checks; the offline emoji source)"
     $SUDO apt-get update -qq >/dev/null 2>&1
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null 2>&1 \
-      || echo "[system] apt-get could not install chromium"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null 2>&1 \
+      || echo "[system] apt-get could not install:$missing"
   fi
 fi
 have_browser || echo "[system] no Chromium: the browser checks will be skipped" \
   "(install it: apt-get install chromium, or any Chrome/Chromium on PATH)"
+have_font || echo "[system] no colour-emoji font: the font tests will be skipped and the emoji" \
+  "chapter needs the network (install it: apt-get install fonts-noto-color-emoji)"
 exit 0

@@ -211,3 +211,13 @@ def neighbour_overlap(a: torch.Tensor, b: torch.Tensor, k: int = 10) -> float:
 def active_units(mu: torch.Tensor, threshold: float = 0.01) -> int:
     """Latent dimensions whose mean code varies across images, Var_x(mu_j) > threshold (Burda et al. 2016)."""
     return int((mu.var(dim=0) > threshold).sum())
+
+
+def knn_accuracy_loo(z: torch.Tensor, labels: np.ndarray | torch.Tensor, k: int = 5) -> float:
+    """Leave-one-out k-NN accuracy: how often the k nearest *other* codes vote for an item's label."""
+    from sklearn.neighbors import NearestNeighbors
+
+    z, labels = np.asarray(z, dtype=np.float32), np.asarray(labels)
+    neighbours = NearestNeighbors(n_neighbors=k + 1).fit(z).kneighbors(z, return_distance=False)[:, 1:]
+    votes = [np.bincount(labels[row]).argmax() for row in neighbours]
+    return float((np.asarray(votes) == labels).mean())

@@ -170,3 +170,86 @@ def receptive_fields(model: nn.Module) -> list[int]:
             jump *= layer.stride[0]
             out.append(side)
     return out
+
+
+def _down(c_in: int, c_out: int) -> list[nn.Module]:
+    """Halve the resolution: 4x4 conv with stride 2, BatchNorm, LeakyReLU(0.2)."""
+    return [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2)]
+
+
+def _up(c_in: int, c_out: int, last: bool = False) -> list[nn.Module]:
+    """Double the resolution: nearest upsampling, 3x3 conv, then BN + LeakyReLU (sigmoid for the last)."""
+    layers: list[nn.Module] = [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, padding=1)]
+    return layers + ([nn.Sigmoid()] if last else [nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2)])
+
+
+def emoji_encoder(out_features: int) -> nn.Sequential:
+    """DCGAN-style encoder for 3x64x64 images: four stride-2 blocks, then linear to ``out_features``."""
+    return nn.Sequential(
+        *_down(3, 32),      # (B, 3, 64, 64) -> (B, 32, 32, 32)
+        *_down(32, 64),     # -> (B, 64, 16, 16)
+        *_down(64, 128),    # -> (B, 128, 8, 8)
+        *_down(128, 256),   # -> (B, 256, 4, 4)
+        nn.Flatten(),       # -> (B, 4096)
+        nn.Linear(256 * 4 * 4, out_features),  # -> (B, out_features)
+    )
+
+
+def emoji_decoder(latent_dim: int) -> nn.Sequential:
+    """Linear to 256x4x4, then four upsample+conv blocks to 3x64x64 (no checkerboard artifacts)."""
+    return nn.Sequential(
+        nn.Linear(latent_dim, 256 * 4 * 4),  # (B, latent_dim) -> (B, 4096)
+        nn.Unflatten(1, (256, 4, 4)),        # -> (B, 256, 4, 4)
+        *_up(256, 128),                      # -> (B, 128, 8, 8)
+        *_up(128, 64),                       # -> (B, 64, 16, 16)
+        *_up(64, 32),                        # -> (B, 32, 32, 32)
+        *_up(32, 3, last=True),              # -> (B, 3, 64, 64), in [0, 1]
+    )
+
+
+class EmojiAutoencoder(nn.Module):
+    """The emoji autoencoder: DCGAN-style encoder, upsample+conv decoder (2,132,515 parameters at d=128).
+
+    With ``n_classes > 0`` a linear head reads the code and predicts a class (the
+    auxiliary classifier, trained jointly); it is not part of ``forward``.
+    """
+
+    def __init__(self, latent_dim: int = 128, n_classes: int = 0):
+        super().__init__()
+        self.hparams = dict(latent_dim=latent_dim, n_classes=n_classes)
+        self.encoder = emoji_encoder(latent_dim)
+        self.decoder = emoji_decoder(latent_dim)
+        self.head = nn.Linear(latent_dim, n_classes) if n_classes else None  # (B, d) -> (B, n_classes)
+        self.to(memory_format=torch.channels_last)  # about 2x faster convolutions on a CPU
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Images (B, 3, 64, 64) -> codes z (B, latent_dim)."""
+        check_images(x, (3, 64, 64), type(self).__name__)
+        return self.encoder(x.contiguous(memory_format=torch.channels_last))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Codes z (B, latent_dim) -> images (B, 3, 64, 64)."""
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(x_hat, z)``."""
+        z = self.encode(x)
+        return self.decode(z), z
+
+
+class EmojiVAE(ConvVAE):
+    """A VAE with the emoji autoencoder's backbone: the encoder outputs ``(mu, logvar)``."""
+
+    def __init__(self, latent_dim: int = 128):
+        nn.Module.__init__(self)
+        self.hparams = dict(latent_dim=latent_dim)
+        self.latent_dim = latent_dim
+        self.encoder = emoji_encoder(2 * latent_dim)  # -> (B, 2 * latent_dim): mu, logvar
+        self.decoder = emoji_decoder(latent_dim)
+        self.to(memory_format=torch.channels_last)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images (B, 3, 64, 64) -> ``(mu, logvar)``, each (B, latent_dim)."""
+        check_images(x, (3, 64, 64), type(self).__name__)
+        mu, logvar = self.encoder(x.contiguous(memory_format=torch.channels_last)).chunk(2, dim=1)
+        return mu, logvar.clamp(-12.0, 8.0)

@@ -212,11 +212,17 @@ def _as_markdown(data: dict) -> str:
 
 
 def to_html(nb: nbformat.NotebookNode) -> str:
-    """HTML of an executed notebook (nbconvert's lab template), for checking in a browser."""
+    """HTML of an executed notebook (nbconvert's lab template), for checking in a browser.
+
+    The template's CDN loaders (require.js, MathJax) are removed, so the page loads nothing
+    from outside (plotly.js is inlined by the executed notebook; TeX shows as source).
+    """
     from nbconvert import HTMLExporter
 
+    from aebook.site import strip_remote_scripts
+
     body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
-    return body
+    return strip_remote_scripts(body)
 
 
 def main(argv: list[str] | None = None) -> int:

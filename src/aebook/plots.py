@@ -46,7 +46,8 @@ def image_grid(rows: Sequence[torch.Tensor], col_titles: Sequence[str] | None = 
 
 
 def loss_curves(histories: Mapping[str, History], title: str | None = None,
-                log_y: bool = True, mark_best: bool = True) -> go.Figure:
+                log_y: bool = True, mark_best: bool = True,
+                y_title: str = "loss (MSE per pixel)") -> go.Figure:
     """Training (solid) and validation (dashed) loss per epoch for one or more runs."""
     fig = go.Figure()
     for i, (name, h) in enumerate(histories.items()):
@@ -63,7 +64,7 @@ def loss_curves(histories: Mapping[str, History], title: str | None = None,
                                      hovertemplate="best epoch %{x}<br>validation %{y:.5f}<extra>" + name + "</extra>"))
     longest = max((h.epochs_run for h in histories.values()), default=1)
     fig.update_xaxes(tick0=1, dtick=max(1, round(longest / 10)))
-    fig.update_layout(title=title, xaxis_title="epoch", yaxis_title="loss (MSE per pixel)",
+    fig.update_layout(title=title, xaxis_title="epoch", yaxis_title=y_title,
                       yaxis_type="log" if log_y else "linear", yaxis_tickformat=".2~g", hovermode="closest",
                       legend=dict(orientation="h", y=-0.2), height=420, margin=dict(t=40 if title else 20))
     return fig
@@ -169,4 +170,78 @@ def image_slider(frames: torch.Tensor, step_labels: Sequence[str], reference: to
     fig.update_layout(sliders=[dict(active=0, steps=steps, currentvalue=dict(prefix=slider_title),
                                     pad=dict(t=10), len=1.0)],
                       height=tile_px + 150, margin=dict(b=90))
+    return fig
+
+
+def _png_uri(rgb: np.ndarray) -> str:
+    """An (H, W, 3) uint8 array as a PNG data URI (compressed, so a grid of photos stays light)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _rgb_canvas(rows: Sequence[torch.Tensor], gap: int) -> tuple[np.ndarray, int, int, int]:
+    """Colour images (n, 3, H, W) in rows on a white canvas -> (canvas uint8, H, W, n_cols)."""
+    tiles = [torch.as_tensor(r).detach().cpu().float().clamp(0, 1) for r in rows]
+    h, w = tiles[0].shape[-2:]
+    n_cols = max(len(t) for t in tiles)
+    canvas = np.full((len(tiles) * (h + gap) - gap, n_cols * (w + gap) - gap, 3), 255, np.uint8)
+    for i, row in enumerate(tiles):
+        for j, img in enumerate(row):
+            canvas[i * (h + gap): i * (h + gap) + h, j * (w + gap): j * (w + gap) + w] = \
+                (img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    return canvas, h, w, n_cols
+
+
+def rgb_grid(rows: Sequence[torch.Tensor], col_titles: Sequence[str] | None = None,
+             row_titles: Sequence[str] | None = None, gap: int = 4, tile_px: int = 96) -> go.Figure:
+    """Colour images (n, 3, H, W) in rows, drawn as one compressed PNG with titles on the axes."""
+    canvas, h, w, n_cols = _rgb_canvas(rows, gap)
+    fig = go.Figure(go.Image(source=_png_uri(canvas), hoverinfo="skip"))
+    fig.update_xaxes(showgrid=False, zeroline=False, side="top", tickangle=0,
+                     tickvals=[j * (w + gap) + w / 2 for j in range(n_cols)] if col_titles else [],
+                     ticktext=list(col_titles or []))
+    fig.update_yaxes(showgrid=False, zeroline=False,
+                     tickvals=[i * (h + gap) + h / 2 for i in range(len(rows))] if row_titles else [],
+                     ticktext=list(row_titles or []))
+    top = 60 if col_titles else 10
+    fig.update_layout(height=len(rows) * tile_px + top + 10, plot_bgcolor="rgba(0,0,0,0)",
+                      margin=dict(l=10 if not row_titles else 150, r=10, t=top, b=10))
+    return fig
+
+
+def rgb_slider(frames: torch.Tensor, step_labels: Sequence[str], left: torch.Tensor | None = None,
+               titles: Sequence[str] = ("", ""), slider_title: str = "", tile_px: int = 200) -> go.Figure:
+    """Colour images behind a slider (each step swaps in one PNG); ``left`` stays beside them."""
+    def uri(i: int) -> str:
+        row = [left, frames[i]] if left is not None else [frames[i]]
+        return _png_uri(_rgb_canvas([torch.stack(row)], gap=6)[0])
+    fig = rgb_grid([torch.stack([left, frames[0]]) if left is not None else frames[:1]],
+                   col_titles=list(titles) if left is not None else list(titles[-1:]), tile_px=tile_px)
+    fig.data[0].source = uri(0)
+    steps = [dict(method="restyle", label=label, args=[{"source": [uri(i)]}]) for i, label in enumerate(step_labels)]
+    fig.update_layout(sliders=[dict(active=0, steps=steps, currentvalue=dict(prefix=slider_title), pad=dict(t=10))],
+                      height=tile_px + 160, margin=dict(b=90))
+    return fig
+
+
+def named_scatter(xy: np.ndarray, names: Sequence[str], groups: Sequence[str],
+                  title: str | None = None) -> go.Figure:
+    """A 2-D map with one point per named item, coloured by group; hover shows the name."""
+    groups = np.asarray(groups)
+    fig = go.Figure()
+    for i, g in enumerate(dict.fromkeys(groups.tolist())):
+        idx = np.flatnonzero(groups == g)
+        fig.add_trace(go.Scatter(x=np.round(xy[idx, 0], 3), y=np.round(xy[idx, 1], 3), mode="markers",
+                                 name=g, text=[names[k] for k in idx],
+                                 marker=dict(size=9, color=PALETTE[i % len(PALETTE)], opacity=0.8),
+                                 hovertemplate="%{text}<extra>" + g + "</extra>"))
+    fig.update_layout(title=title, height=520, legend=dict(title="group"), margin=dict(t=40 if title else 20),
+                      xaxis=dict(showticklabels=False, title="t-SNE 1", zeroline=False),
+                      yaxis=dict(showticklabels=False, title="t-SNE 2", zeroline=False))
     return fig

@@ -16,6 +16,9 @@ CALLOUT = re.compile(r"^:::+[ \t]*\{\.callout-(\w+)[^}\n]*\}[ \t]*\n(?:#+ ([^\n]
 CITE_GROUP = re.compile(r"\[(-?@[\w:.\-]+(?:\s*;\s*-?@[\w:.\-]+)*)\]")
 CITE_BARE = re.compile(r"(?<![\w@`])@([A-Za-z][\w:.\-]*[\w])")
 CROSSREF = ("fig-", "tbl-", "sec-", "eq-")
+NOTEBOOK_LINK = re.compile(r"^:::+[ \t]*\{[^}\n]*\}[ \t]*\n\[Download this chapter as a Jupyter notebook\].*?^:::+[ \t]*\n?",
+                           re.M | re.S)
+LINK_ATTRS = re.compile(r"(\]\([^)\s]*\))\{[^}\n]*\}")
 
 
 def section_titles(texts: list[str]) -> dict[str, str]:
@@ -47,7 +50,9 @@ def plain_markdown(text: str, figures: dict[str, int], tables: dict[str, int],
                    sections: dict[str, str], bib: dict[str, str]) -> str:
     """Rewrite one Markdown cell so it reads well in Jupyter."""
     text = HEADING_ID.sub(lambda m: m.group(1), text)
+    text = NOTEBOOK_LINK.sub("", text)  # the page's link to this very notebook
     text = CALLOUT.sub(_callout, text)
+    text = LINK_ATTRS.sub(lambda m: m.group(1), text)  # [text](url){download=...} -> [text](url)
 
     def cite_group(m: re.Match) -> str:
         keys = [k.strip().lstrip("-@") for k in m.group(1).split(";")]

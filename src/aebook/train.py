@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from aebook.data import iterate_batches
-from aebook.losses import kl_weight, mse, negative_elbo
+from aebook.losses import kl_weight, mse, mse_l1, negative_elbo
 from aebook.runtime import get_device
 
 Objective = Callable[[nn.Module, torch.Tensor], dict[str, torch.Tensor]]
@@ -88,6 +88,33 @@ def mse_objective(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     return {"loss": mse(x_hat, x)}
 
 
+def mse_l1_objective(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Reconstruct ``x`` and score it with MSE + 0.05·L1 (``losses.mse_l1``), the emoji chapter's loss."""
+    x_hat, _ = model(x)
+    return {"loss": mse_l1(x_hat, x)}
+
+
+@dataclass(frozen=True)
+class AuxClassifierObjective:
+    """MSE + 0.05·L1 reconstruction plus ``weight`` × cross-entropy of ``model.head`` on the code.
+
+    Batches are ``(x, y)``; items with ``y < 0`` have no label and add no classification loss.
+    """
+
+    weight: float = 1.0
+
+    def __call__(self, model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Terms ``loss``, ``recon_loss`` and ``class_loss`` for one ``(x, y)`` batch."""
+        x, y = batch
+        x_hat, z = model(x)
+        recon_loss = mse_l1(x_hat, x)
+        labelled = y >= 0
+        class_loss = (nn.functional.cross_entropy(model.head(z[labelled]), y[labelled])
+                      if bool(labelled.any()) else z.sum() * 0.0)
+        return {"loss": recon_loss + self.weight * class_loss, "recon_loss": recon_loss,
+                "class_loss": class_loss}
+
+
 @dataclass
 class ELBOObjective:
     """The VAE objective for ``fit``: −ELBO with weight β, KL annealing and free bits.
@@ -122,6 +149,9 @@ def fit(model: nn.Module, train_x: torch.Tensor, val_x: torch.Tensor | None = No
         progress: bool | None = None) -> History:
     """Train ``model`` on ``train_x`` with Adam and return its ``History``.
 
+    ``train_x`` (and ``val_x``) is a tensor of images, or a tuple of tensors indexed
+    together, e.g. ``(images, labels)`` for an objective that also uses labels.
+
     ``objective(model, x)`` returns a dict of scalar terms; ``"loss"`` is minimised
     and every other term is logged per epoch (``terms``). Validation loss drives
     early stopping, the learning-rate schedule and the choice of the best state.
@@ -129,8 +159,8 @@ def fit(model: nn.Module, train_x: torch.Tensor, val_x: torch.Tensor | None = No
     device = device or get_device()
     name = name or type(model).__name__
     model.to(device)
-    train_x = train_x.to(device)
-    val_x = val_x.to(device) if val_x is not None else None
+    train_x = _to(train_x, device)
+    val_x = _to(val_x, device) if val_x is not None else None
     optimiser = make_optimiser(model, config)
     scheduler = (torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimiser, factor=config.lr_plateau_factor, patience=config.lr_plateau_patience)
@@ -188,8 +218,9 @@ def run_epoch(model: nn.Module, x: torch.Tensor, batch_size: int, objective: Obj
     model.train(training)
     sums: dict[str, float] = {}
     with torch.set_grad_enabled(training):
-        for idx in iterate_batches(len(x), batch_size, shuffle=training, generator=shuffler):
-            batch = x[idx.to(x.device)]
+        n = len(x[0]) if isinstance(x, tuple) else len(x)
+        for idx in iterate_batches(n, batch_size, shuffle=training, generator=shuffler):
+            batch = tuple(t[idx.to(t.device)] for t in x) if isinstance(x, tuple) else x[idx.to(x.device)]
             terms = objective(model, batch)
             if training:
                 optimiser.zero_grad(set_to_none=True)
@@ -197,7 +228,12 @@ def run_epoch(model: nn.Module, x: torch.Tensor, batch_size: int, objective: Obj
                 optimiser.step()
             for key, value in terms.items():
                 sums[key] = sums.get(key, 0.0) + float(value.detach()) * len(idx)
-    return {key: total / len(x) for key, total in sums.items()}
+    return {key: total / n for key, total in sums.items()}
+
+
+def _to(x: torch.Tensor | tuple[torch.Tensor, ...], device: torch.device):
+    """Move a tensor, or each tensor of a tuple, to ``device``."""
+    return tuple(t.to(device) for t in x) if isinstance(x, tuple) else x.to(device)
 
 
 def _check_finite(loss: float, name: str, epoch: int, lr: float) -> None:

@@ -1,0 +1,170 @@
+"""Emoji data (hub path on a local data set in the hub's format, font path), model size, arithmetic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from aebook import arithmetic as Ar
+from aebook import emoji as E
+from aebook.models import EmojiAutoencoder, EmojiVAE, count_parameters
+
+NAMES = ["grinning face", "nerd face", "smiling face with open mouth", "face with stuck-out tongue",
+         "smiling face with sunglasses", "crying face", "smiling cat face with open mouth",
+         "smiling face with heart-shaped eyes", "pensive face", "winking face", "party popper"]
+
+
+def write_hub_like_dataset(folder, names=NAMES):
+    """A tiny data set in the hub's schema (image + text columns), saved as parquet."""
+    import datasets
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    images = [Image.fromarray(rng.integers(0, 255, (72, 72, 4), dtype=np.uint8), "RGBA") for _ in names]
+    ds = datasets.Dataset.from_dict({"image": images, "text": names},
+                                    features=datasets.Features({"image": datasets.Image(),
+                                                                "text": datasets.Value("string")}))
+    folder.mkdir(parents=True, exist_ok=True)
+    ds.to_parquet(str(folder / "train.parquet"))
+    return folder
+
+
+def test_hub_path_through_load_dataset_on_a_local_copy(tmp_path, monkeypatch):
+    import datasets
+
+    calls = []
+    real = datasets.load_dataset
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(datasets, "load_dataset", spy)
+    folder = write_hub_like_dataset(tmp_path / "emoji-hub")
+    data = E.load_emoji("hub", hub_id=str(folder), sizes=(30, 10, 10))
+    assert data.source == "hub" and str(folder) in data.source_detail
+    assert len(data.names) == 10  # "party popper" has no "face"
+    assert data.faces.shape == (10, 3, 64, 64) and float(data.faces.min()) >= 0 and float(data.faces.max()) <= 1
+    assert data.names[data.index("face with tongue")] == "face with stuck-out tongue"
+    assert calls and not any(k.get("trust_remote_code") for k in calls)  # never runs code from the hub
+
+
+def test_font_path_draws_named_faces():
+    if E.emoji_font() is None:
+        pytest.skip("font test did not run: no colour-emoji font installed "
+                    "(Debian/Ubuntu: apt-get install fonts-noto-color-emoji)")
+    faces, names = E.faces_from_font(E.emoji_font(), size=32)
+    assert faces.shape[1:] == (3, 32, 32) and len(faces) == len(names) > 100
+    for name in ("nerd face", "smiling face with open mouth", "face with tongue", "grinning face",
+                 "smiling face with heart-shaped eyes", "smiling cat face with open mouth"):
+        i = E.find_emoji(names, name)
+        img = faces[i]
+        assert float((img.max(0).values - img.min(0).values).mean()) > 0.05, f"{name} is not in colour"
+
+
+def test_auto_falls_back_to_the_font_and_says_why(monkeypatch):
+    if E.emoji_font() is None:
+        pytest.skip("font test did not run: no colour-emoji font installed")
+    monkeypatch.setattr(E, "_hub_reachable", lambda *a, **k: False)
+    data = E.load_emoji("auto", sizes=(20, 10, 10))
+    assert data.source == "font" and "cannot be reached" in data.source_detail
+
+
+def test_neither_source_gives_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setattr(E, "_hub_reachable", lambda *a, **k: False)
+    monkeypatch.setattr(E, "FONT_PATHS", (str(tmp_path / "missing.ttf"),))
+    with pytest.raises(E.EmojiUnavailableError) as err:
+        E.load_emoji("auto")
+    message = str(err.value)
+    assert "cannot be reached" in message and "no colour-emoji font" in message
+    assert "fonts-noto-color-emoji" in message and "network" in message
+    with pytest.raises(E.EmojiUnavailableError, match="cannot be reached"):
+        E.load_emoji("hub")
+    with pytest.raises(ValueError, match="unknown emoji source"):
+        E.load_emoji("gif")
+
+
+def test_split_first_then_augment_keeps_faces_disjoint():
+    faces = torch.rand(20, 3, 16, 16)
+    data = E._assemble(faces, [f"face {i}" for i in range(20)], "font", "test", seed=0, sizes=(60, 20, 20))
+    sets = [set(s.source.tolist()) for s in (data.train, data.val, data.test)]
+    assert [len(s) for s in sets] == [12, 4, 4]
+    assert not (sets[0] & sets[1]) and not (sets[0] & sets[2]) and not (sets[1] & sets[2])
+    assert [len(s) for s in (data.train, data.val, data.test)] == [60, 20, 20]
+    assert torch.equal(data.train.x[0], faces[data.train.source[0]])  # each face once as is
+    again = E._assemble(faces, [f"face {i}" for i in range(20)], "font", "test", seed=0, sizes=(60, 20, 20))
+    assert torch.equal(again.train.x, data.train.x)  # seeded
+    assert data.split_of(int(data.val.source[0])) == "val"
+
+
+def test_unknown_emoji_name_is_named_with_suggestions():
+    with pytest.raises(KeyError, match="no emoji named 'nerd fcae'.*did you mean 'nerd face'"):
+        E.find_emoji(NAMES, "nerd fcae")
+    with pytest.raises(TypeError, match="must be a string"):
+        E.find_emoji(NAMES, 3)
+    assert E.find_emoji(NAMES, "Grinning Face") == 0
+    assert E.find_emoji(NAMES, "grinning cat") == NAMES.index("smiling cat face with open mouth")
+
+
+def test_emoji_models_size_and_shapes():
+    assert count_parameters(EmojiAutoencoder(latent_dim=128)) == 2_132_515
+    m = EmojiAutoencoder(latent_dim=16, n_classes=2)
+    x = torch.rand(2, 3, 64, 64)
+    x_hat, z = m(x)
+    assert x_hat.shape == x.shape and z.shape == (2, 16) and m.head(z).shape == (2, 2)
+    x_hat, mu, logvar = EmojiVAE(latent_dim=16)(x)
+    assert x_hat.shape == x.shape and mu.shape == logvar.shape == (2, 16)
+    with pytest.raises(ValueError, match="expects a batch of images shaped"):
+        m.encode(torch.rand(2, 1, 28, 28))
+
+
+def test_attribute_vector_alpha_and_labels():
+    z = torch.tensor([[1.0, 0.0], [3.0, 0.0], [0.0, 1.0], [0.0, 3.0]])
+    has = np.array([True, True, False, False])
+    assert torch.allclose(Ar.attribute_vector(z, has), torch.tensor([2.0, -2.0]))
+    with pytest.raises(ValueError, match="both with and without"):
+        Ar.attribute_vector(z, np.ones(4, bool))
+    v = torch.tensor([1.0, 1.0])
+    assert torch.equal(Ar.add_attribute(z[0], v, 0), z[0])
+    assert torch.allclose(Ar.add_attribute(z[0], v, 0.5), torch.tensor([1.5, 0.5]))
+    for bad in ("1", None, True, [1.0]):
+        with pytest.raises(TypeError, match="alpha must be a number"):
+            Ar.add_attribute(z[0], v, bad)
+    assert Ar.has_glasses("nerd face") and Ar.has_glasses("smiling face with sunglasses")
+    assert not Ar.has_glasses("grinning face")
+    assert Ar.has_heart_eyes("smiling face with heart-shaped eyes") and not Ar.has_heart_eyes("red heart")
+    assert (Ar.mood("grinning face"), Ar.mood("crying face"), Ar.mood("nerd face")) == (1, 0, -1)
+
+
+def test_probe_and_transfer_scores():
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(40, 3, generator=g)
+    has = (z[:, 0] > 0).numpy()
+    probe = Ar.fit_probe(z, has)
+    assert (probe.probability(z) > 0.5).mean() > 0.5 and ((probe.probability(z) > 0.5) == has).mean() > 0.9
+
+    class Identity(torch.nn.Module):  # codes are images: decoding is reshaping
+        def __init__(self):
+            super().__init__()
+            self.p = torch.nn.Parameter(torch.zeros(1))
+
+        def encode(self, x):
+            return x.flatten(1)
+
+        def decode(self, z):
+            return z.view(-1, 1, 1, 3)
+    faces = z.view(-1, 1, 1, 3)
+    targets = [i for i in range(40) if not has[i]]
+    none = Ar.transfer_scores(Identity(), faces, targets, torch.tensor([5.0, 0, 0]), probe, alpha=0.0)
+    assert none["kept"].mean() == 1.0 and none["attribute"].mean() < 0.5
+    full = Ar.transfer_scores(Identity(), faces, targets, torch.tensor([5.0, 0, 0]), probe, alpha=1.0)
+    assert full["attribute"].mean() > 0.9
+
+
+def test_labelled_splits_follow_their_faces():
+    faces = torch.rand(10, 3, 8, 8)
+    data = E._assemble(faces, [f"f{i}" for i in range(10)], "font", "t", 0, (20, 6, 6))
+    labelled = E.with_labels(data, list(range(10)))
+    x, y = labelled.train.x
+    assert torch.equal(y, data.train.source) and torch.equal(x, data.train.x)
+    assert labelled.train.fingerprint != data.train.fingerprint

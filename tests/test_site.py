@@ -1,0 +1,120 @@
+"""The site as a reader meets it: Quarto configuration, offline pages, notebooks, and (with Quarto) the render."""
+
+from __future__ import annotations
+
+import os
+import sys
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from aebook import notebooks as N
+from aebook import site as S
+from browser import browser, screenshot_dir, visit
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "_quarto.yml").read_text())
+QUARTO_PAGE = """<html><head>
+<script src="https://cdn.jsdelivr.net/npm/requirejs@2.3.6/require.min.js" integrity="sha384-x" crossorigin="anonymous"></script>
+<script src="https://cdn.jsdelivr.net/npm/jquery@3.5.1/dist/jquery.min.js" integrity="sha384-y" crossorigin="anonymous" data-relocate-top="true"></script>
+<script type="application/javascript">define('jquery', [],function() {return window.jQuery;})</script>
+<script type="text/javascript">window.PlotlyConfig = {MathJaxConfig: 'local'};</script>
+<script type="text/javascript">/**
+* plotly.js v3.0.1
+* Copyright 2012-2025, Plotly, Inc.
+* All rights reserved.
+* Licensed under the MIT license
+*/ window.Plotly = {};</script>
+</head><body><div id="fig"></div><script>Plotly.newPlot</script><a href="https://quarto.org">x</a></body></html>"""
+
+
+def test_book_configuration_is_complete_and_offline():
+    project, html = CONFIG["project"], CONFIG["format"]["html"]
+    assert project["type"] == "book" and project["execute-dir"] == "project"
+    assert project["pre-render"].endswith("prerender.py") and project["post-render"].endswith("postrender.py")
+    assert "notebooks/*.ipynb" in project["resources"]
+    assert CONFIG["execute"] == {"freeze": "auto", "warning": False}
+    assert html["html-math-method"] == "mathml"          # no MathJax from a CDN
+    assert html["plotly-connected"] is False              # no plotly.js from a CDN
+    for mode in ("light", "dark"):
+        assert "assets/offline.scss" in html["theme"][mode]
+    assert "$web-font-path: false" in (ROOT / "assets" / "offline.scss").read_text()
+    for key in ("number-sections", "toc", "code-fold", "code-tools", "code-copy"):
+        assert html[key] is True
+    assert CONFIG["book"]["search"] is True and CONFIG["bibliography"] == "references.bib"
+    for script in (project["pre-render"], project["post-render"]):
+        assert (ROOT / script).exists()
+
+
+def test_render_list_covers_every_chapter():
+    listed = {str(p.relative_to(ROOT)) for p in N.chapter_paths()}
+    rendered = {str(p.relative_to(ROOT)) for pattern in CONFIG["project"]["render"] for p in ROOT.glob(pattern)}
+    assert listed == rendered
+
+
+def test_every_chapter_links_its_own_notebook():
+    for path in (ROOT / "chapters").glob("*.qmd"):
+        assert f"(../notebooks/{path.stem}.ipynb)" in path.read_text(), path.name
+
+
+def test_every_include_exists():
+    for path in ROOT.rglob("*.qmd"):
+        if ".venv" in path.parts:
+            continue
+        for target in re.findall(r"\{\{<\s*include\s+([^\s>]+)\s*>\}\}", path.read_text()):
+            assert (path.parent / target).exists() or (ROOT / target).exists(), f"{path.name}: {target}"
+
+
+def test_offline_page_loads_plotly_once_from_the_site(tmp_path):
+    out = tmp_path / "_book"
+    (out / "chapters").mkdir(parents=True)
+    (out / "index.html").write_text(QUARTO_PAGE)
+    (out / "chapters" / "01.html").write_text(QUARTO_PAGE.replace("</head>", QUARTO_PAGE.split("<head>")[1]))
+    assert len(S.remote_requests(QUARTO_PAGE)) == 2
+    changed = S.offline_site(out)
+    assert len(changed) == 2 and (out / "site_libs" / "aebook" / "plotly.min.js").stat().st_size > 1_000_000
+    top, sub = (out / "index.html").read_text(), (out / "chapters" / "01.html").read_text()
+    assert '<script src="site_libs/aebook/plotly.min.js"></script>' in top
+    assert sub.count('<script src="../site_libs/aebook/plotly.min.js"></script>') == 1  # once, path adjusted
+    for page in (top, sub):
+        assert S.remote_requests(page) == [] and "plotly.js v" not in page and "define('jquery'" not in page
+        assert '<a href="https://quarto.org">' in page  # links are not requests
+        assert "Plotly.newPlot" in page
+
+
+def test_prerender_writes_one_notebook_per_chapter(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "aebook.notebooks", "--all", "--out", str(tmp_path)],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    written = {p.stem for p in tmp_path.glob("*.ipynb")}
+    assert {p.stem for p in N.chapter_paths() if p.parent.name == "chapters"} <= written
+
+
+def test_rendered_book_in_a_browser(tmp_path):
+    """With Quarto installed: render the whole book (smoke settings) and open every page."""
+    quarto = shutil.which("quarto")
+    if quarto is None:
+        pytest.skip("quarto is not on PATH, so the rendered site was not built or checked here; "
+                    "the chapters were checked as executed notebooks in Chromium instead")
+    out = tmp_path / "site"
+    env = dict(os.environ, AEBOOK_SMOKE="1", QUARTO_PYTHON=sys.executable)
+    result = subprocess.run([quarto, "render", "--output-dir", str(out)], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=3000)
+    assert result.returncode == 0, result.stderr[-3000:]
+    plotly = out / "site_libs" / "aebook" / "plotly.min.js"
+    assert plotly.exists()
+    with browser() as b:
+        for page in sorted(out.rglob("*.html")):
+            html = page.read_text()
+            assert S.remote_requests(html) == [], page.name
+            assert len(html.encode()) <= 3_000_000, f"{page.name} weighs more than 3 MB"
+            with visit(b, page) as v:
+                drawn = v.page.evaluate("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                                        ".map(p => p.getBoundingClientRect().height > 50)")
+                assert all(drawn), page.name
+                v.page.screenshot(path=str(screenshot_dir() / f"site-{page.stem}.png"), full_page=True)
+                assert v.errors == [] and v.outside == [], (page.name, v.errors[:2], v.outside[:2])
