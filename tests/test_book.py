@@ -1,7 +1,6 @@
 """Static checks of the Quarto project: chapters, cross-references, citations, figure cells."""
 
 import re
-from pathlib import Path
 
 import pytest
 import yaml

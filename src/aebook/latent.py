@@ -13,7 +13,7 @@ from torch import nn
 
 from aebook.data import iterate_batches
 from aebook.losses import per_image_mse
-from aebook.runtime import cache_dir, get_device
+from aebook.runtime import cache_dir
 
 
 @torch.no_grad()
