@@ -1,6 +1,6 @@
 """make bench: print one figure per line as `name: value unit` and write them to BENCHMARKS.md.
 
-    python tools/bench.py                 # full settings (about 10 minutes on a 2-core CPU)
+    python tools/bench.py                 # full settings (about 35 minutes on a 2-core CPU)
     python tools/bench.py --smoke --out /tmp/B.md   # tiny version, for the test suite
 """
 
@@ -97,9 +97,20 @@ def markdown(figures: list[tuple[str, float, str]], standin: bool, smoke: bool) 
                   f"model's matrix products at about {values['fc_epoch_gflop_per_s']:.0f} GFLOP/s "
                   "(6 FLOP per weight per sample), against "
                   f"{values['matmul_gflop_per_s']:.0f} GFLOP/s for large matrix products on the same "
-                  "machine (its practical ceiling), so there is little left to gain on our side. On this machine the "
+                  "machine (its practical ceiling), "
+                  + ("so there is little left to gain on our side. " if values["fc_epoch_gflop_per_s"]
+                     > 0.7 * values["matmul_gflop_per_s"] else "so some headroom remains at these layer sizes. ")
+                  + "On this machine the "
                   f"per-item pipeline adds only {values['fc_epoch_seconds_dataloader'] - values['fc_epoch_seconds']:.1f} s "
                   "per epoch on top of the same arithmetic."]
+    for total in ("book_cold_total", "book_warm_total"):
+        if values[total] > GOALS[total]:
+            kind = total.split("_")[1]
+            parts = sorted(((v, n[len("chapter_"):-len(kind) - 1]) for n, v in values.items()
+                            if n.startswith("chapter_") and n.endswith(f"_{kind}")), reverse=True)
+            lines += ["", f"`{total}` misses its goal by {values[total] - GOALS[total]:.0f} s. Where the time "
+                      "goes: " + ", ".join(f"{name} {v:.0f} s ({v / values[total]:.0%})" for v, name in parts[:3])
+                      + "."]
     lines += ["", "Notes: `*_epoch_seconds` is one training epoch through the book's in-memory tensor path;",
               "`*_dataloader` is the same epoch (same images, model, batch size, optimiser) through a",
               "torchvision dataset with a per-item `ToTensor` and a `DataLoader`. Chapter times are",
