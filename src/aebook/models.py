@@ -110,29 +110,28 @@ def conv_decoder(latent_dim: int, channels: tuple[int, int] = (16, 32)) -> nn.Se
     )
 
 
-class ConvVAE(nn.Module):
-    """Variational autoencoder with the conv encoder/decoder of ``ConvAutoencoder``.
+class VAE(nn.Module):
+    """What every VAE of the book shares; subclasses build ``encoder`` (to 2·latent_dim) and ``decoder``.
 
     The encoder outputs ``(mu, logvar)`` of a diagonal Gaussian q(z|x); training samples
     z = mu + sigma * eps (the reparameterisation trick); ``forward`` returns
     ``(x_hat, mu, logvar)``.
     """
 
-    def __init__(self, latent_dim: int = 32, channels: tuple[int, int] = (16, 32)):
-        super().__init__()
-        self.hparams = dict(latent_dim=latent_dim, channels=tuple(channels))
-        self.latent_dim = latent_dim
-        self.encoder = conv_encoder(2 * latent_dim, channels)  # -> (B, 2 * latent_dim): mu, logvar
-        self.decoder = conv_decoder(latent_dim, channels)
+    image_shape: tuple[int, int, int] = (1, 28, 28)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Images (B, 1, 28, 28) -> ``(mu, logvar)``, each (B, latent_dim)."""
-        check_images(x, (1, 28, 28), type(self).__name__)
-        mu, logvar = self.encoder(x).chunk(2, dim=1)
+        """Images (B, *image_shape) -> ``(mu, logvar)``, each (B, latent_dim)."""
+        check_images(x, self.image_shape, type(self).__name__)
+        mu, logvar = self.encoder(self.prepare(x)).chunk(2, dim=1)
         return mu, logvar.clamp(-12.0, 8.0)  # keeps exp(logvar) finite early in training
 
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """Hook for a memory layout the encoder prefers; the identity by default."""
+        return x
+
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Codes z (B, latent_dim) -> images (B, 1, 28, 28)."""
+        """Codes z (B, latent_dim) -> images (B, *image_shape)."""
         return self.decoder(z)
 
     @staticmethod
@@ -147,6 +146,17 @@ class ConvVAE(nn.Module):
         mu, logvar = self.encode(x)
         z = self.reparameterize(mu, logvar) if self.training else mu
         return self.decode(z), mu, logvar
+
+
+class ConvVAE(VAE):
+    """Variational autoencoder with the conv encoder/decoder of ``ConvAutoencoder`` (1x28x28 images)."""
+
+    def __init__(self, latent_dim: int = 32, channels: tuple[int, int] = (16, 32)):
+        super().__init__()
+        self.hparams = dict(latent_dim=latent_dim, channels=tuple(channels))
+        self.latent_dim = latent_dim
+        self.encoder = conv_encoder(2 * latent_dim, channels)  # -> (B, 2 * latent_dim): mu, logvar
+        self.decoder = conv_decoder(latent_dim, channels)
 
 
 def check_images(x: torch.Tensor, shape: tuple[int, ...], model: str) -> None:
@@ -237,19 +247,19 @@ class EmojiAutoencoder(nn.Module):
         return self.decode(z), z
 
 
-class EmojiVAE(ConvVAE):
-    """A VAE with the emoji autoencoder's backbone: the encoder outputs ``(mu, logvar)``."""
+class EmojiVAE(VAE):
+    """A VAE with the emoji autoencoder's backbone (3x64x64 images)."""
+
+    image_shape = (3, 64, 64)
 
     def __init__(self, latent_dim: int = 128):
-        nn.Module.__init__(self)
+        super().__init__()
         self.hparams = dict(latent_dim=latent_dim)
         self.latent_dim = latent_dim
         self.encoder = emoji_encoder(2 * latent_dim)  # -> (B, 2 * latent_dim): mu, logvar
         self.decoder = emoji_decoder(latent_dim)
         self.to(memory_format=torch.channels_last)
 
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Images (B, 3, 64, 64) -> ``(mu, logvar)``, each (B, latent_dim)."""
-        check_images(x, (3, 64, 64), type(self).__name__)
-        mu, logvar = self.encoder(x.contiguous(memory_format=torch.channels_last)).chunk(2, dim=1)
-        return mu, logvar.clamp(-12.0, 8.0)
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """Channels-last input, as the model's weights (about 2x faster convolutions on a CPU)."""
+        return x.contiguous(memory_format=torch.channels_last)
