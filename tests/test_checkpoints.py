@@ -8,7 +8,7 @@ from aebook.checkpoints import load_or_train
 from aebook.models import LinearAutoencoder
 from aebook.train import TrainConfig
 
-CONFIG = TrainConfig(epochs=2, batch_size=64)
+CONFIG = TrainConfig(steps=8, batch_size=64, eval_every=4)
 
 
 def build():
@@ -33,9 +33,9 @@ def test_second_call_loads_without_training(tiny_splits, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("change", [
-    dict(config=TrainConfig(epochs=3, batch_size=64)),
+    dict(config=TrainConfig(steps=12, batch_size=64, eval_every=4)),
     dict(build=lambda: LinearAutoencoder(latent_dim=5, hidden=(32,))),
-    dict(config=TrainConfig(epochs=2, batch_size=64, seed=1)),
+    dict(config=TrainConfig(steps=8, batch_size=64, eval_every=4, seed=1)),
 ])
 def test_changed_configuration_retrains(tiny_splits, change):
     first = load_or_train("m", build, tiny_splits, CONFIG)
@@ -82,4 +82,4 @@ def test_unwritable_cache_location_trains_and_says_so(tiny_splits, tmp_path, cap
     result = load_or_train("m", build, tiny_splits, CONFIG, cache=blocker / "models")
     assert result.path is None and not result.from_cache
     assert "not cached" in capsys.readouterr().out
-    assert result.history.epochs_run == 2
+    assert result.history.steps_run == 8

@@ -19,7 +19,7 @@ def write_small_fashion_mnist(root, n_train=120, n_test=40, seed=0):
 
 def test_real_loader_reads_idx_through_torchvision(tmp_path):
     written = write_small_fashion_mnist(tmp_path)
-    data = D.load_fashion_mnist(source="fashion-mnist", root=tmp_path, val_size=20)
+    data = D.load_fashion_mnist(source="fashion-mnist", root=tmp_path, val_size=20, min_train=1)
     assert data.source == "fashion-mnist" and not data.is_standin
     assert (len(data.train), len(data.val), len(data.test)) == (100, 20, 40)
     assert data.test.x.shape == (40, 1, 28, 28) and data.test.x.dtype == torch.float32
@@ -33,12 +33,34 @@ def test_real_loader_reads_idx_through_torchvision(tmp_path):
         sorted(map(lambda t: hash(t.numpy().tobytes()), train_images))
 
 
+def test_partial_data_scales_validation_and_says_so(tmp_path):
+    write_small_fashion_mnist(tmp_path)  # 120 training and 40 test images
+    data = D.load_fashion_mnist(source="fashion-mnist", root=tmp_path, min_train=1)
+    assert len(data.val) == 10 and len(data.train) == 110  # 5,000/60,000 of 120, not 5,000
+    assert data.found == (120, 40) and not data.is_official
+    assert "120 training and 40 test images" in data.split_sentence()
+    assert "official split" in data.split_sentence() and "does not have" in data.split_sentence()
+    from aebook.report import run_notice
+    notice = run_notice(data).data
+    assert "Partial data set" in notice and "120 training" in notice and "60,000" in notice
+    assert D.default_val_size(60_000) == 5_000 and D.default_val_size(2_443) == 204
+
+
+def test_too_small_a_data_set_says_how_many_and_what_to_do(tmp_path):
+    write_small_fashion_mnist(tmp_path)
+    with pytest.raises(D.DataTooSmallError) as caught:
+        D.load_fashion_mnist(source="fashion-mnist", root=tmp_path)
+    message = str(caught.value)
+    assert "Only 120 training and 40 test images" in message and "at least 1,000" in message
+    assert "AEBOOK_DATA=standin" in message and "AEBOOK_DATA_DIR" in message
+
+
 def test_fingerprint_tracks_content(tmp_path):
     write_small_fashion_mnist(tmp_path / "a", seed=0)
     write_small_fashion_mnist(tmp_path / "b", seed=1)
-    a1 = D.load_fashion_mnist(root=tmp_path / "a", val_size=20)
-    a2 = D.load_fashion_mnist(root=tmp_path / "a", val_size=20)
-    b = D.load_fashion_mnist(root=tmp_path / "b", val_size=20)
+    a1 = D.load_fashion_mnist(root=tmp_path / "a", val_size=20, min_train=1)
+    a2 = D.load_fashion_mnist(root=tmp_path / "a", val_size=20, min_train=1)
+    b = D.load_fashion_mnist(root=tmp_path / "b", val_size=20, min_train=1)
     assert a1.train.fingerprint == a2.train.fingerprint != b.train.fingerprint
 
 

@@ -18,7 +18,7 @@ def test_wrong_image_shape(model, shape):
 
 
 @pytest.mark.parametrize("kwargs, bad", [
-    (dict(epochs=0), "epochs"), (dict(epochs=2.5), "epochs"), (dict(batch_size=-1), "batch_size"),
+    (dict(steps=0), "steps"), (dict(steps=2.5), "steps"), (dict(eval_every=0), "eval_every"), (dict(batch_size=-1), "batch_size"),
     (dict(lr=float("nan")), "lr"), (dict(lr_plateau_factor=1.5), "lr_plateau_factor"),
 ])
 def test_impossible_training_configuration(kwargs, bad):

@@ -8,7 +8,7 @@ from aebook.checkpoints import load_or_train
 from aebook.models import LinearAutoencoder
 from aebook.train import TrainConfig, TrainingDiverged
 
-CONFIG = TrainConfig(epochs=2, batch_size=64)
+CONFIG = TrainConfig(steps=8, batch_size=64, eval_every=4)
 
 
 def build():
@@ -36,7 +36,7 @@ def test_diverging_run_caches_nothing(tiny_splits, isolated_cache):
         x_hat, _ = model(x)
         return {"loss": (x_hat - x).pow(2).mean() / 0.0 * 0.0}
 
-    with pytest.raises(TrainingDiverged, match=r"^m diverged at epoch 1 \(learning rate 0\.001\)"):
+    with pytest.raises(TrainingDiverged, match=r"^m diverged by update 4 \(learning rate 0\.001\)"):
         load_or_train("m", build, tiny_splits, CONFIG, objective=nan_loss)
     assert not list(isolated_cache.rglob("*.pt"))
 
@@ -56,7 +56,7 @@ def test_interrupted_training_then_rerun(tiny_splits, isolated_cache):
     assert not list(isolated_cache.rglob("*.pt"))
     calls["interrupt"] = False
     rerun = load_or_train("m", build, tiny_splits, CONFIG, objective=objective)
-    assert not rerun.from_cache and rerun.path.exists() and rerun.history.epochs_run == 2
+    assert not rerun.from_cache and rerun.path.exists() and rerun.history.steps_run == 8
     assert load_or_train("m", build, tiny_splits, CONFIG, objective=objective).from_cache
 
 

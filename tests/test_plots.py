@@ -21,13 +21,13 @@ def test_image_grid_is_one_heatmap_with_the_pixels():
 
 
 def test_loss_curves_carry_the_history():
-    h = History(train_loss=[0.3, 0.2, 0.1], val_loss=[0.35, 0.25, 0.3], lr=[1e-3] * 3,
-                best_epoch=2, best_val=0.25)
+    h = History(step=[100, 200, 300], train_loss=[0.3, 0.2, 0.1], val_loss=[0.35, 0.25, 0.3],
+                lr=[1e-3] * 3, best_step=200, best_val=0.25)
     fig = plots.loss_curves({"fc": h})
     train, val, best = fig.data
     assert list(train.y) == h.train_loss and list(val.y) == h.val_loss
-    assert list(train.x) == [1, 2, 3]
-    assert list(best.x) == [2] and list(best.y) == [0.25]
+    assert list(train.x) == [100, 200, 300] and fig.layout.xaxis.title.text == "optimiser updates"
+    assert list(best.x) == [200] and list(best.y) == [0.25]
 
 
 def test_latent_scatter_one_webgl_trace_per_class():

@@ -81,7 +81,7 @@ def test_free_bits_floor_each_dimension():
 
 
 def test_kl_annealing_schedule():
-    assert [Lo.kl_weight(e, 4.0, warmup_epochs=4) for e in (1, 2, 3, 4, 5, 9)] == [1.0, 2.0, 3.0, 4.0, 4.0, 4.0]
+    assert [Lo.kl_weight(s, 4.0, warmup_steps=4) for s in (0, 1, 2, 3, 4, 5, 9)] == [0.0, 1.0, 2.0, 3.0, 4.0, 4.0, 4.0]
     assert Lo.kl_weight(1, 0.5) == 0.5
 
 
@@ -89,8 +89,8 @@ def test_elbo_objective_uses_the_schedule_in_training_and_the_target_in_validati
     torch.manual_seed(0)
     vae = ConvVAE(latent_dim=3)
     x = torch.rand(8, 1, 28, 28)
-    objective = ELBOObjective(beta=4.0, warmup_epochs=4)
-    objective.set_epoch(1)
+    objective = ELBOObjective(beta=4.0, warmup_steps=4)
+    objective.set_step(1)
     vae.eval()
     with torch.no_grad():
         target = objective(vae, x)
@@ -102,20 +102,33 @@ def test_elbo_objective_uses_the_schedule_in_training_and_the_target_in_validati
     assert float(early["loss"]) == pytest.approx(float(early["recon_loss"] + 1.0 * early["kl"]), rel=1e-5)
 
 
-def test_fit_logs_recon_and_kl_per_epoch_and_tells_the_objective_the_epoch():
+def test_fit_logs_recon_and_kl_and_tells_the_objective_the_update():
     torch.manual_seed(0)
     x = torch.rand(64, 1, 28, 28)
     seen = []
 
     class Spy(ELBOObjective):
-        def set_epoch(self, epoch):
-            seen.append(epoch)
-            super().set_epoch(epoch)
-    history = fit(ConvVAE(latent_dim=2), x[:48], x[48:], TrainConfig(epochs=3, batch_size=16), Spy(),
-                  device=torch.device("cpu"))
-    assert seen == [1, 2, 3]
+        def set_step(self, step):
+            seen.append(step)
+            super().set_step(step)
+    history = fit(ConvVAE(latent_dim=2), x[:48], x[48:], TrainConfig(steps=9, batch_size=16, eval_every=3),
+                  Spy(), device=torch.device("cpu"))
+    assert seen == list(range(9))
     assert len(history.terms["recon_loss"]) == len(history.terms["kl"]) == 3
     assert all(k >= 0 for k in history.terms["kl"])
+
+
+def test_validation_scores_a_sampled_code_the_same_way_every_time():
+    torch.manual_seed(0)
+    vae = ConvVAE(latent_dim=3).eval()
+    x = torch.rand(8, 1, 28, 28)
+    objective = ELBOObjective()
+    with torch.no_grad():
+        first, second = objective(vae, x), objective(vae, x)
+        mu, logvar = vae.encode(x)
+        at_mean = Lo.negative_elbo(vae.decode(mu), x, mu, logvar)
+    assert float(first["loss"]) == float(second["loss"])  # fixed draws: comparable between validations
+    assert float(first["loss"]) != pytest.approx(float(at_mean["loss"]), rel=1e-6)  # not the decoder at mu
 
 
 def test_vae_codes_are_means_and_active_units():

@@ -68,7 +68,8 @@ def load_or_train(name: str, build: Callable[[], nn.Module], data: _Splits,
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     saved, note = _write_entry(path, {"format": FORMAT, "key": key, "state_dict": state,
                                       "history": history.to_dict()})
-    note = (f"[cache] {name}: {why}; trained {history.epochs_run} epochs in {history.seconds:.0f} s"
+    note = (f"[cache] {name}: {why}; trained {history.steps_run:,} updates ({history.status}) "
+            f"in {history.seconds:.0f} s"
             + (f", saved as {path.name}" if saved else note))
     if verbose:
         print(note)

@@ -33,10 +33,17 @@ IDX_FILES = {
 }
 SOURCES = ("fashion-mnist", "standin")
 SMOKE_SIZES = {"train": 2_000, "val": 500, "test": 1_000}
+OFFICIAL_SIZES = {"train": 60_000, "test": 10_000}  # Fashion-MNIST's published split
+OFFICIAL_VAL_SIZE = 5_000  # the validation images carved out of a full training set
+MIN_TRAIN_IMAGES = 1_000   # fewer than this is too few to train and validate a model on
 
 
 class DataUnavailableError(RuntimeError):
     """A data set is neither on disk nor downloadable; the message says how to fix it."""
+
+
+class DataTooSmallError(DataUnavailableError):
+    """The data set on disk holds too few images to train on; the message says how many and what to do."""
 
 
 @dataclass(frozen=True)
@@ -60,11 +67,27 @@ class FashionMNISTData:
     test: ImageSet
     source: str
     classes: tuple[str, ...] = CLASSES
+    found: tuple[int, int] = (OFFICIAL_SIZES["train"], OFFICIAL_SIZES["test"])  # images in the files read
+
+    @property
+    def is_official(self) -> bool:
+        """True when the files held the official 60,000 training and 10,000 test images."""
+        return self.found == (OFFICIAL_SIZES["train"], OFFICIAL_SIZES["test"])
 
     @property
     def is_standin(self) -> bool:
         """True when the images are the generated stand-in, not Fashion-MNIST."""
         return self.source == "standin"
+
+    def split_sentence(self) -> str:
+        """One sentence saying which split this run used: the official one, or what was found instead."""
+        n_train, n_test = self.found
+        if self.is_official:
+            return (f"This run uses the official split, {n_train:,} training and {n_test:,} test images, "
+                    f"and carves {len(self.val):,} validation images out of the training set.")
+        return (f"This run does not have the official split: the files it read hold {n_train:,} training "
+                f"and {n_test:,} test images, and {len(self.val):,} of the training images, the same "
+                "share as in the official split, are set aside for validation.")
 
     @property
     def source_name(self) -> str:
@@ -76,13 +99,22 @@ class FashionMNISTData:
 # --------------------------------------------------------------------------- loading
 
 
+def default_val_size(n_train: int) -> int:
+    """Validation images for ``n_train`` training images: 5,000 of the official 60,000, the same share otherwise."""
+    return max(1, round(n_train * OFFICIAL_VAL_SIZE / OFFICIAL_SIZES["train"]))
+
+
 def load_fashion_mnist(source: str | None = None, root: Path | None = None,
-                       val_size: int = 5_000, seed: int = 0) -> FashionMNISTData:
+                       val_size: int | None = None, seed: int = 0,
+                       min_train: int = MIN_TRAIN_IMAGES) -> FashionMNISTData:
     """Load train/validation/test splits into memory (smoke mode keeps small subsets).
 
     ``source`` is ``"fashion-mnist"`` (download when missing) or ``"standin"``;
     by default it is read from ``AEBOOK_DATA`` and falls back to ``"fashion-mnist"``.
     In smoke mode a missing real data set is replaced by the stand-in without a download.
+    ``val_size`` defaults to ``default_val_size`` of the training images found, so a
+    partial copy of the data set (e.g. a sample in ``AEBOOK_DATA_DIR``) works too;
+    fewer than ``min_train`` training images raise ``DataTooSmallError``.
     """
     source = (source or os.environ.get("AEBOOK_DATA") or "fashion-mnist").strip().lower()
     if source not in SOURCES:
@@ -101,6 +133,15 @@ def load_fashion_mnist(source: str | None = None, root: Path | None = None,
             make_standin(root)
     train_full = _read_split(root, train=True)
     test = _read_split(root, train=False)
+    found = (len(train_full[1]), len(test[1]))
+    if found[0] < min_train or found[1] < 1:
+        raise DataTooSmallError(
+            f"Only {found[0]:,} training and {found[1]:,} test images were found in "
+            f"{root / 'FashionMNIST' / 'raw'} (the full data set has {OFFICIAL_SIZES['train']:,} and "
+            f"{OFFICIAL_SIZES['test']:,}); the book needs at least {min_train:,} training images. "
+            "Copy the complete IDX files there (or delete them to download again), point AEBOOK_DATA_DIR "
+            "at a folder that has them, or set AEBOOK_DATA=standin.")
+    val_size = default_val_size(found[0]) if val_size is None else val_size
     if not 0 < val_size < len(train_full[1]):
         raise ValueError(f"val_size={val_size} must be between 1 and the {len(train_full[1])} "
                          "training images minus one")
@@ -112,7 +153,8 @@ def load_fashion_mnist(source: str | None = None, root: Path | None = None,
     if is_smoke():
         splits = {k: (x[: SMOKE_SIZES[k]], y[: SMOKE_SIZES[k]]) for k, (x, y) in splits.items()}
     sets = {k: _to_image_set(x, y, source) for k, (x, y) in splits.items()}
-    return FashionMNISTData(train=sets["train"], val=sets["val"], test=sets["test"], source=source)
+    return FashionMNISTData(train=sets["train"], val=sets["val"], test=sets["test"], source=source,
+                            found=found)
 
 
 def _read_split(root: Path, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -382,4 +424,5 @@ def shuffle_pixels(data: FashionMNISTData, seed: int = 0) -> FashionMNISTData:
     def moved(s: ImageSet) -> ImageSet:
         x = s.x.flatten(1)[:, order].view_as(s.x)
         return ImageSet(x=x, y=s.y, fingerprint=f"{s.fingerprint}|shuffled-{seed}")
-    return FashionMNISTData(moved(data.train), moved(data.val), moved(data.test), data.source, data.classes)
+    return FashionMNISTData(moved(data.train), moved(data.val), moved(data.test), data.source, data.classes,
+                            data.found)

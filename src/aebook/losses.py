@@ -65,12 +65,12 @@ def negative_elbo(x_hat: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar
     return {"loss": recon_loss + beta * penalty, "recon_loss": recon_loss, "kl": kl}
 
 
-def kl_weight(epoch: int, beta: float, warmup_epochs: int = 0) -> float:
-    """KL annealing (Bowman et al. 2016): β ramps linearly from β/warmup to β over the
-    first ``warmup_epochs`` epochs (numbered from 1), then stays at β."""
-    if warmup_epochs <= 0:
+def kl_weight(step: int, beta: float, warmup_steps: int = 0) -> float:
+    """KL annealing (Bowman et al. 2016): β ramps linearly from 0 to β over the first
+    ``warmup_steps`` updates (``step`` = updates made so far), then stays at β."""
+    if warmup_steps <= 0:
         return beta
-    return beta * min(1.0, epoch / warmup_epochs)
+    return beta * min(1.0, step / warmup_steps)
 
 
 def mse_l1(x_hat: torch.Tensor, x: torch.Tensor, l1_weight: float = 0.05) -> torch.Tensor:

@@ -48,25 +48,27 @@ def image_grid(rows: Sequence[torch.Tensor], col_titles: Sequence[str] | None = 
 def loss_curves(histories: Mapping[str, History], title: str | None = None,
                 log_y: bool = True, mark_best: bool = True,
                 y_title: str = "loss (MSE per pixel)") -> go.Figure:
-    """Training (solid) and validation (dashed) loss per epoch for one or more runs."""
+    """Training (solid) and validation (dashed) loss against optimiser updates, for one or more runs.
+
+    The training loss at a point is its mean over the updates since the previous validation.
+    """
     fig = go.Figure()
     for i, (name, h) in enumerate(histories.items()):
-        colour, epochs = PALETTE[i % len(PALETTE)], list(range(1, h.epochs_run + 1))
-        fig.add_trace(go.Scatter(x=epochs, y=h.train_loss, name=f"{name} · train", mode="lines+markers",
-                                 line=dict(color=colour), marker=dict(size=5),
-                                 hovertemplate="epoch %{x}<br>train loss %{y:.5f}<extra>" + name + "</extra>"))
-        fig.add_trace(go.Scatter(x=epochs, y=h.val_loss, name=f"{name} · validation", mode="lines",
+        colour = PALETTE[i % len(PALETTE)]
+        fig.add_trace(go.Scatter(x=h.step, y=h.train_loss, name=f"{name} · train", mode="lines",
+                                 line=dict(color=colour),
+                                 hovertemplate="update %{x:,}<br>train loss %{y:.5f}<extra>" + name + "</extra>"))
+        fig.add_trace(go.Scatter(x=h.step, y=h.val_loss, name=f"{name} · validation", mode="lines",
                                  line=dict(color=colour, dash="dash"),
-                                 hovertemplate="epoch %{x}<br>validation loss %{y:.5f}<extra>" + name + "</extra>"))
-        if mark_best and h.best_epoch:
-            fig.add_trace(go.Scatter(x=[h.best_epoch], y=[h.best_val], mode="markers", showlegend=False,
+                                 hovertemplate="update %{x:,}<br>validation loss %{y:.5f}<extra>" + name + "</extra>"))
+        if mark_best and h.best_step:
+            fig.add_trace(go.Scatter(x=[h.best_step], y=[h.best_val], mode="markers", showlegend=False,
                                      marker=dict(color=colour, size=12, symbol="star"),
-                                     hovertemplate="best epoch %{x}<br>validation %{y:.5f}<extra>" + name + "</extra>"))
-    longest = max((h.epochs_run for h in histories.values()), default=1)
-    fig.update_xaxes(tick0=1, dtick=max(1, round(longest / 10)))
-    fig.update_layout(title=title, xaxis_title="epoch", yaxis_title=y_title,
+                                     hovertemplate="best: update %{x:,}<br>validation %{y:.5f}<extra>" + name + "</extra>"))
+    fig.update_layout(title=title, xaxis_title="optimiser updates", yaxis_title=y_title,
                       yaxis_type="log" if log_y else "linear", yaxis_tickformat=".2~g", hovermode="closest",
-                      legend=dict(orientation="h", y=-0.2), height=420, margin=dict(t=40 if title else 20))
+                      xaxis_tickformat=",", legend=dict(orientation="h", y=-0.2), height=420,
+                      margin=dict(t=40 if title else 20))
     return fig
 
 

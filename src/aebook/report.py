@@ -100,6 +100,12 @@ def run_notice(data: object) -> object:
     from aebook.runtime import is_smoke
 
     notes = []
+    if not getattr(data, "is_official", True):
+        n_train, n_test = data.found
+        notes.append(f"**Partial data set.** The files this page read hold {n_train:,} training and "
+                     f"{n_test:,} test images, not the official 60,000 and 10,000 of "
+                     f"{'the data set' if data.is_standin else 'Fashion-MNIST'}. Every number below "
+                     "comes from this smaller set, and can differ on the full one.")
     if getattr(data, "is_standin", False):
         notes.append("**Stand-in data.** The real data set could not be used on the machine that "
                      f"executed this page, so every number and figure below comes from "

@@ -27,21 +27,29 @@ Objective = Callable[[nn.Module, torch.Tensor], dict[str, torch.Tensor]]
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train: optimiser, schedule, stopping rule and seed."""
+    """How to train: a budget of optimiser updates, validation, stopping rule, schedule and seed.
 
-    epochs: int = 20
+    A recipe counts *updates*, not epochs, so a small data set is not silently
+    undertrained: it gets as many updates as a large one, and early stopping on the
+    validation loss ends the run when more would only overfit.
+    """
+
+    steps: int = 6_000                         # budget: optimiser updates at most
     batch_size: int = 256
     lr: float = 1e-3
     weight_decay: float = 0.0
-    early_stopping_patience: int | None = None  # epochs without validation gain before stopping
-    lr_plateau_patience: int | None = None      # ReduceLROnPlateau patience (None: constant lr)
+    eval_every: int | None = 100               # updates between validations (None: once per pass over the data)
+    early_stopping_patience: int | None = None  # validations without a new best before stopping
+    lr_plateau_patience: int | None = None      # ReduceLROnPlateau patience, in validations (None: constant lr)
     lr_plateau_factor: float = 0.5
-    restore_best: bool = True                   # end with the weights of the best validation epoch
+    restore_best: bool = True                   # end with the weights of the best validation
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size"):
+        for name in ("steps", "batch_size", "eval_every"):
             value = getattr(self, name)
+            if name == "eval_every" and value is None:
+                continue
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"TrainConfig.{name} must be a positive integer; got {value!r}")
         if not self.lr >= 0:
@@ -49,24 +57,52 @@ class TrainConfig:
         if not 0 < self.lr_plateau_factor < 1:
             raise ValueError(f"TrainConfig.lr_plateau_factor must be between 0 and 1; got {self.lr_plateau_factor!r}")
 
+    def validation_interval(self, n_train: int) -> int:
+        """Updates between two validations for ``n_train`` training items."""
+        return self.eval_every or math.ceil(n_train / self.batch_size)
+
+
+IMPROVING_WINDOW = 0.25    # the last quarter of the validations ...
+IMPROVING_MIN_GAIN = 0.005  # ... still lowered the best validation loss by more than 0.5%
+
 
 @dataclass
 class History:
-    """Per-epoch record of a training run (epochs are numbered from 1)."""
+    """What a training run did, one entry per validation (``step``: updates made by then)."""
 
-    train_loss: list[float] = field(default_factory=list)
+    step: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)  # mean training loss since the last validation
     val_loss: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)
-    terms: dict[str, list[float]] = field(default_factory=dict)  # e.g. recon_loss, kl per epoch
-    best_epoch: int = 0
+    terms: dict[str, list[float]] = field(default_factory=dict)  # e.g. recon_loss, kl per validation
+    best_step: int = 0
     best_val: float = math.inf
     stopped_early: bool = False
+    still_improving: bool = False  # the budget ran out while validation was still falling
+    steps_per_epoch: float = 1.0   # updates in one pass over the training set
     seconds: float = 0.0
 
     @property
-    def epochs_run(self) -> int:
-        """Number of epochs actually trained."""
-        return len(self.train_loss)
+    def steps_run(self) -> int:
+        """Optimiser updates actually made."""
+        return self.step[-1] if self.step else 0
+
+    @property
+    def epochs_run(self) -> float:
+        """Passes over the training set actually made (updates / updates per pass)."""
+        return self.steps_run / self.steps_per_epoch
+
+    @property
+    def best_epoch(self) -> float:
+        """Passes over the training set made when the kept weights were reached."""
+        return self.best_step / self.steps_per_epoch
+
+    @property
+    def status(self) -> str:
+        """``"stopped early"``, ``"still improving"`` or ``"converged"`` (budget spent, validation flat)."""
+        if self.stopped_early:
+            return "stopped early"
+        return "still improving" if self.still_improving else "converged"
 
     def to_dict(self) -> dict:
         """Plain-Python form (lists, floats, ints) for safe saving."""
@@ -76,6 +112,15 @@ class History:
     def from_dict(cls, d: dict) -> History:
         """Inverse of ``to_dict``."""
         return cls(**d)
+
+
+def still_improving(val_loss: list[float]) -> bool:
+    """True when the last quarter of the validations lowered the best loss by more than 0.5%."""
+    if len(val_loss) < 4:
+        return True  # too few validations to call it flat
+    k = max(1, round(len(val_loss) * IMPROVING_WINDOW))
+    before, after = min(val_loss[:-k]), min(val_loss[-k:])
+    return after < before * (1 - IMPROVING_MIN_GAIN)
 
 
 class TrainingDiverged(RuntimeError):
@@ -119,27 +164,32 @@ class AuxClassifierObjective:
 class ELBOObjective:
     """The VAE objective for ``fit``: −ELBO with weight β, KL annealing and free bits.
 
-    While training, β follows ``losses.kl_weight`` (a linear ramp over ``warmup_epochs``)
-    and the KL is floored per dimension at ``free_bits`` nats. Validation always scores
-    the plain target objective (full β, no floor), so the best epoch is chosen on it.
-    ``fit`` tells the objective the epoch through ``set_epoch``.
+    While training, β follows ``losses.kl_weight`` (a linear ramp over ``warmup_steps``
+    updates) and the KL is floored per dimension at ``free_bits`` nats. Validation
+    scores the plain target objective (full β, no floor) with a *sampled* code, the
+    same one-sample estimate of the −ELBO the book reports on the test set, so the best
+    weights are chosen on what is reported. ``fit`` tells the objective the update count
+    through ``set_step``.
     """
 
     beta: float = 1.0
-    warmup_epochs: int = 0
+    warmup_steps: int = 0
     free_bits: float = 0.0
-    epoch: int = field(default=1, repr=False, compare=False)
+    step: int = field(default=0, repr=False, compare=False)
 
-    def set_epoch(self, epoch: int) -> None:
-        """Called by ``fit`` at the start of every epoch (numbered from 1)."""
-        self.epoch = epoch
+    def set_step(self, step: int) -> None:
+        """Called by ``fit`` before every update (``step`` updates made so far)."""
+        self.step = step
 
     def __call__(self, model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Terms ``loss``, ``recon_loss`` and ``kl`` for a batch (see ``losses.negative_elbo``)."""
-        x_hat, mu, logvar = model(x)
+        mu, logvar = model.encode(x)
         if model.training:
-            return negative_elbo(x_hat, x, mu, logvar, kl_weight(self.epoch, self.beta, self.warmup_epochs),
+            x_hat = model.decode(model.reparameterize(mu, logvar))
+            return negative_elbo(x_hat, x, mu, logvar, kl_weight(self.step, self.beta, self.warmup_steps),
                                  self.free_bits)
+        noise = torch.Generator(device=mu.device).manual_seed(0)  # the same draws at every validation
+        x_hat = model.decode(model.reparameterize(mu, logvar, noise))
         return negative_elbo(x_hat, x, mu, logvar, self.beta)
 
 
@@ -147,53 +197,58 @@ def fit(model: nn.Module, train_x: torch.Tensor, val_x: torch.Tensor | None = No
         config: TrainConfig = TrainConfig(), objective: Objective = mse_objective,
         device: torch.device | None = None, name: str | None = None,
         progress: bool | None = None) -> History:
-    """Train ``model`` on ``train_x`` with Adam and return its ``History``.
+    """Train ``model`` on ``train_x`` with Adam for ``config.steps`` updates at most; return its ``History``.
 
     ``train_x`` (and ``val_x``) is a tensor of images, or a tuple of tensors indexed
     together, e.g. ``(images, labels)`` for an objective that also uses labels.
 
     ``objective(model, x)`` returns a dict of scalar terms; ``"loss"`` is minimised
-    and every other term is logged per epoch (``terms``). Validation loss drives
-    early stopping, the learning-rate schedule and the choice of the best state.
+    and every other term is logged at each validation (``terms``). The validation loss
+    drives early stopping, the learning-rate schedule and the choice of the kept weights.
     """
     device = device or get_device()
     name = name or type(model).__name__
     model.to(device)
     train_x = _to(train_x, device)
     val_x = _to(val_x, device) if val_x is not None else None
+    n_train = len(train_x[0]) if isinstance(train_x, tuple) else len(train_x)
+    interval = config.validation_interval(n_train)
     optimiser = make_optimiser(model, config)
     scheduler = (torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimiser, factor=config.lr_plateau_factor, patience=config.lr_plateau_patience)
         if config.lr_plateau_patience is not None else None)
-    shuffler = torch.Generator().manual_seed(config.seed)
-    history, best_state, waited = History(), None, 0
+    batches = _endless_batches(n_train, config.batch_size, torch.Generator().manual_seed(config.seed))
+    history = History(steps_per_epoch=n_train / config.batch_size)
+    best_state, waited, step = None, 0, 0
     started = time.perf_counter()
-    with _progress_bar(name, config.epochs, progress) as advance:
-        for epoch in range(1, config.epochs + 1):
+    with _progress_bar(name, config.steps, progress) as advance:
+        while step < config.steps:
             lr = optimiser.param_groups[0]["lr"]
-            if hasattr(objective, "set_epoch"):  # e.g. KL annealing in ELBOObjective
-                objective.set_epoch(epoch)
-            train_terms = run_epoch(model, train_x, config.batch_size, objective, optimiser, shuffler)
-            _check_finite(train_terms["loss"], name, epoch, lr)
+            n_updates = min(interval, config.steps - step)
+            train_terms = train_steps(model, train_x, batches, n_updates, objective, optimiser, first_step=step)
+            step += n_updates
+            _check_finite(train_terms["loss"], name, step, lr)
             val_loss = (run_epoch(model, val_x, 1024, objective)["loss"]
                         if val_x is not None else train_terms["loss"])
-            _check_finite(val_loss, name, epoch, lr)
+            _check_finite(val_loss, name, step, lr)
+            history.step.append(step)
             history.train_loss.append(train_terms.pop("loss"))
             history.val_loss.append(val_loss)
             history.lr.append(lr)
             for key, value in train_terms.items():
                 history.terms.setdefault(key, []).append(value)
             if val_loss < history.best_val:
-                history.best_val, history.best_epoch, waited = val_loss, epoch, 0
+                history.best_val, history.best_step, waited = val_loss, step, 0
                 best_state = copy.deepcopy(model.state_dict()) if config.restore_best else None
             else:
                 waited += 1
             if scheduler is not None:
                 scheduler.step(val_loss)
-            advance(epoch, history.train_loss[-1], val_loss)
+            advance(step, history.train_loss[-1], val_loss)
             if config.early_stopping_patience is not None and waited >= config.early_stopping_patience:
                 history.stopped_early = True
                 break
+    history.still_improving = not history.stopped_early and still_improving(history.val_loss)
     if best_state is not None:
         model.load_state_dict(best_state)
     history.seconds = time.perf_counter() - started
@@ -231,16 +286,43 @@ def run_epoch(model: nn.Module, x: torch.Tensor, batch_size: int, objective: Obj
     return {key: total / n for key, total in sums.items()}
 
 
+def train_steps(model: nn.Module, x, batches: Iterator[torch.Tensor], n_updates: int,
+                objective: Objective, optimiser: torch.optim.Optimizer, first_step: int = 0) -> dict[str, float]:
+    """Make ``n_updates`` optimiser updates on batches drawn from ``batches``; return each term's sample-weighted mean."""
+    model.train(True)
+    sums: dict[str, float] = {}
+    seen = 0
+    for k in range(n_updates):
+        idx = next(batches)
+        if hasattr(objective, "set_step"):  # e.g. KL annealing in ELBOObjective
+            objective.set_step(first_step + k)
+        batch = tuple(t[idx.to(t.device)] for t in x) if isinstance(x, tuple) else x[idx.to(x.device)]
+        terms = objective(model, batch)
+        optimiser.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        optimiser.step()
+        for key, value in terms.items():
+            sums[key] = sums.get(key, 0.0) + float(value.detach()) * len(idx)
+        seen += len(idx)
+    return {key: total / seen for key, total in sums.items()}
+
+
+def _endless_batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """Shuffled index batches, one pass over ``range(n)`` after another, for as long as asked."""
+    while True:
+        yield from iterate_batches(n, batch_size, shuffle=True, generator=generator)
+
+
 def _to(x: torch.Tensor | tuple[torch.Tensor, ...], device: torch.device):
     """Move a tensor, or each tensor of a tuple, to ``device``."""
     return tuple(t.to(device) for t in x) if isinstance(x, tuple) else x.to(device)
 
 
-def _check_finite(loss: float, name: str, epoch: int, lr: float) -> None:
-    """Raise ``TrainingDiverged`` with the model, epoch and learning rate when ``loss`` is not finite."""
+def _check_finite(loss: float, name: str, step: int, lr: float) -> None:
+    """Raise ``TrainingDiverged`` with the model, update count and learning rate when ``loss`` is not finite."""
     if not math.isfinite(loss):
         raise TrainingDiverged(
-            f"{name} diverged at epoch {epoch} (learning rate {lr:g}): the loss became {loss}. "
+            f"{name} diverged by update {step:,} (learning rate {lr:g}): the loss became {loss}. "
             "Nothing from this run was kept. Lower the learning rate or check the inputs are in [0, 1].")
 
 
@@ -266,8 +348,8 @@ def _in_jupyter_kernel() -> bool:
 
 
 @contextmanager
-def _progress_bar(name: str, epochs: int, enabled: bool | None) -> Iterator[Callable[..., None]]:
-    """Yield ``advance(epoch, train_loss, val_loss)``, drawing a transient ``rich`` bar when wanted."""
+def _progress_bar(name: str, steps: int, enabled: bool | None) -> Iterator[Callable[..., None]]:
+    """Yield ``advance(step, train_loss, val_loss)``, drawing a transient ``rich`` bar when wanted."""
     if enabled is None:
         mode = progress_mode()
     else:
@@ -280,12 +362,12 @@ def _progress_bar(name: str, epochs: int, enabled: bool | None) -> Iterator[Call
     columns = (TextColumn(f"[bold]{name}"), BarColumn(), TextColumn("{task.description}"),
                TimeRemainingColumn())
     bar = Progress(*columns, transient=True, auto_refresh=mode == "terminal")
-    task = bar.add_task("", total=epochs)
+    task = bar.add_task("", total=steps)
     show = _jupyter_line() if mode == "jupyter" else None
 
-    def advance(epoch: int, train_loss: float, val_loss: float) -> None:
-        bar.update(task, completed=epoch,
-                   description=f"epoch {epoch}/{epochs}  train {train_loss:.4f}  val {val_loss:.4f}")
+    def advance(step: int, train_loss: float, val_loss: float) -> None:
+        bar.update(task, completed=step,
+                   description=f"update {step:,}/{steps:,}  train {train_loss:.4f}  val {val_loss:.4f}")
         if show is not None:
             show(bar)
 
