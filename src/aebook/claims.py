@@ -215,7 +215,8 @@ def normalise(text: str) -> str:
     for fancy, plain in (("’", "'"), ("‘", "'"), ("“", '"'), ("”", '"'), ("–", "-"), ("—", "-"),
                          ("\u2009", " "), ("\u202f", " "), ("\xa0", " ")):
         text = text.replace(fancy, plain)
-    text = re.sub(r"-{2,3}", "-", text.replace("\\,", ","))  # Pandoc's smart dashes
+    text = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)  # Markdown backslash escapes (inline results)
+    text = re.sub(r"-{2,3}", "-", text)  # Pandoc's smart dashes
     return re.sub(r"\s+", " ", text).strip()
 
 

@@ -49,7 +49,28 @@ def reconstruct_all(model: nn.Module, x: torch.Tensor, batch_size: int = 2048) -
 
 def reconstruction_error(model: nn.Module, x: torch.Tensor) -> float:
     """Mean squared error per pixel over the whole set (the book's test MSE)."""
-    return float(per_image_mse(reconstruct_all(model, x), x).mean())
+    return float(per_image_errors(model, x).mean())
+
+
+def per_image_errors(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Mean squared error per pixel of each image's reconstruction -> (N,)."""
+    return per_image_mse(reconstruct_all(model, x), x)
+
+
+def paired_se(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray) -> float:
+    """Standard error of mean(a − b) for per-item values measured on the same items.
+
+    Two models scored on the same test images differ by less noise than either score
+    alone carries, so a comparison is "within noise" when the mean difference is below
+    about twice this.
+    """
+    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    return float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("inf")
+
+
+def proportion_se(p: float, n: int) -> float:
+    """Standard error of a proportion ``p`` measured on ``n`` independent items."""
+    return float(np.sqrt(max(p * (1 - p), 1e-12) / max(n, 1)))
 
 
 def tsne(z: torch.Tensor | np.ndarray, seed: int = 0, perplexity: float = 30.0,
@@ -100,9 +121,13 @@ def pca(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
 
 def pca_reconstruction_error(x: torch.Tensor, mean: torch.Tensor, basis: torch.Tensor) -> float:
     """Per-pixel MSE of projecting ``x`` onto ``mean + span(basis)`` and back."""
-    flat = x.flatten(1)
-    centred = flat - mean
-    return float(((centred @ basis @ basis.T - centred) ** 2).mean())
+    return float(pca_per_image_errors(x, mean, basis).mean())
+
+
+def pca_per_image_errors(x: torch.Tensor, mean: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+    """Per-pixel MSE of each image projected onto ``mean + span(basis)`` and back -> (N,)."""
+    centred = x.flatten(1) - mean
+    return ((centred @ basis @ basis.T - centred) ** 2).mean(dim=1)
 
 
 def principal_angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -221,3 +246,42 @@ def knn_accuracy_loo(z: torch.Tensor, labels: np.ndarray | torch.Tensor, k: int 
     neighbours = NearestNeighbors(n_neighbors=k + 1).fit(z).kneighbors(z, return_distance=False)[:, 1:]
     votes = [np.bincount(labels[row]).argmax() for row in neighbours]
     return float((np.asarray(votes) == labels).mean())
+
+
+@torch.no_grad()
+def log_weights(model: nn.Module, x: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
+    """log p(x|z) + log p(z) − log q(z|x) for ``k`` codes sampled from q(z|x) per image -> (N, k).
+
+    p(x|z) is the decoder's Bernoulli likelihood on grey levels, summed over pixels (the
+    likelihood of pytorch/examples' VAE; not a normalised density for grey levels in
+    between 0 and 1); p(z) = N(0, I); q(z|x) the encoder's diagonal Gaussian. In nats.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    for idx in iterate_batches(len(x), max(1, 4096 // k)):
+        xb = x[idx].to(device)
+        mu, logvar = model.encode(xb)
+        eps = torch.randn((k, *mu.shape), generator=generator).to(device)
+        z = mu + torch.exp(0.5 * logvar) * eps                                   # (k, B, d)
+        x_hat = model.decode(z.flatten(0, 1)).clamp(1e-6, 1 - 1e-6)             # (k·B, C, H, W)
+        target = xb.repeat(k, 1, 1, 1)
+        log_px = -torch.nn.functional.binary_cross_entropy(x_hat, target, reduction="none").flatten(1).sum(1)
+        log_pz = (-0.5 * z.pow(2) - 0.5 * np.log(2 * np.pi)).sum(-1)
+        log_qz = (-0.5 * eps.pow(2) - 0.5 * logvar - 0.5 * np.log(2 * np.pi)).sum(-1)
+        out.append((log_px.view(k, -1) + log_pz - log_qz).T.cpu())
+    return torch.cat(out)
+
+
+def negative_elbo_per_image(model: nn.Module, x: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """One-sample estimate of −ELBO for each image, in nats (Kingma & Welling 2013, eq. 3) -> (N,)."""
+    return -log_weights(model, x, 1, torch.Generator().manual_seed(seed))[:, 0]
+
+
+def importance_weighted_bound(model: nn.Module, x: torch.Tensor, k: int = 100, seed: int = 0) -> torch.Tensor:
+    """−log p(x) bounded with ``k`` importance samples (Burda et al. 2016), in nats per image -> (N,).
+
+    −log((1/k) Σ_i p(x, z_i) / q(z_i|x)): tighter than −ELBO, and equal to it for k = 1.
+    """
+    w = log_weights(model, x, k, torch.Generator().manual_seed(seed))
+    return -(torch.logsumexp(w, dim=1) - np.log(k))
