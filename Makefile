@@ -5,7 +5,7 @@ PYTHON ?= python3
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.requirements-installed
 
-.PHONY: book test notebooks smoke bench clean-cache
+.PHONY: book test notebooks smoke bench baselines ledger clean-cache
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,18 @@ smoke: $(STAMP)  ## execute every chapter quickly (AEBOOK_SMOKE=1) as notebooks
 
 bench: $(STAMP)  ## measure speed and memory; prints `name: value unit` and writes BENCHMARKS.md
 	$(PY) tools/bench.py
+
+# A local copy of (part of) Fashion-MNIST in torchvision's layout, for `make baselines`
+FASHION_SAMPLE ?= ../shared/data/fashion-mnist-sample
+
+baselines: $(STAMP)  ## the book's models beside classic baselines, on the stand-in and on FASHION_SAMPLE
+	AEBOOK_DATA=standin $(PY) -m aebook.baselines --write BENCHMARKS.md
+	@if [ -d "$(FASHION_SAMPLE)/FashionMNIST" ]; then \
+	  AEBOOK_DATA_DIR="$(FASHION_SAMPLE)" $(PY) -m aebook.baselines --write BENCHMARKS.md; \
+	else echo "no Fashion-MNIST copy in FASHION_SAMPLE=$(FASHION_SAMPLE): only the stand-in was compared"; fi
+
+ledger: $(STAMP)  ## print every measured claim of the rendered book and check none is contradicted
+	$(PY) -m aebook.claims _book
 
 clean-cache:  ## forget trained models and t-SNE maps
 	rm -rf _cache

@@ -2,8 +2,10 @@
 
 import re
 
+import nbformat
 import pytest
 
+from aebook import claims
 from aebook import notebooks as N
 from aebook.site import remote_requests
 from browser import browser, screenshot_dir, visit
@@ -28,7 +30,7 @@ def run_chapter(path, monkeypatch):
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
-def test_chapter_executes_with_its_figures(path, monkeypatch):
+def test_chapter_executes_with_its_figures(path, monkeypatch, tmp_path, capsys):
     source = path.read_text()
     run = run_chapter(path, monkeypatch)
     cells = [c for c in run.notebook.cells if c.cell_type == "code"]
@@ -50,7 +52,20 @@ def test_chapter_executes_with_its_figures(path, monkeypatch):
         assert shown == expected, N.cell_options(cell.source).get("label")
     n_plotly = sum(len(plotly_outputs(c)) for c in cells)
     n_widgets = sum(len(widget_outputs(c)) for c in cells)
+    if path.parent.name == "chapters":
+        check_ledger(run.notebook, tmp_path / f"{path.stem}.ipynb", capsys)
     check_page_in_browser(N.to_html(run.notebook), path.stem, n_plotly, n_widgets)
+
+
+def check_ledger(notebook, saved, capsys):
+    """The chapter ends with its claims ledger, and the ledger command finds no contradiction in it."""
+    nbformat.write(notebook, saved)
+    assert "What held on this run" in "".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    findings = claims.check_page(saved)
+    assert findings, "the chapter shows no claims ledger"
+    assert claims.main([str(saved)]) == 0, [f.problems for f in findings if f.problems]
+    printed = capsys.readouterr().out
+    assert f"{len(findings)} claims on 1 pages: {len(findings)} hold, 0 contradicted" in printed
 
 
 def check_page_in_browser(html, name, n_plotly, n_widgets):

@@ -99,3 +99,11 @@ def test_checker_reads_executed_notebooks_and_typographic_text(tmp_path):
 def test_no_ledger_is_its_own_exit_status(tmp_path):
     (tmp_path / "plain.html").write_text("<p>nothing measured</p>")
     assert C.main([str(tmp_path)]) == 2
+
+
+def test_missing_or_broken_pages_get_one_line(tmp_path, capsys):
+    assert C.main([str(tmp_path / "nowhere")]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+    (tmp_path / "broken.ipynb").write_text("{ not json")
+    assert C.main([str(tmp_path / "broken.ipynb")]) == 2
+    assert "cannot read a page" in capsys.readouterr().err

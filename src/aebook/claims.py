@@ -316,7 +316,16 @@ def main(argv: list[str] | None = None) -> int:
                     "Exit status: 0 all hold, 1 a contradiction, 2 no ledger found.")
     parser.add_argument("paths", nargs="+", type=Path, help="_book/ folder, HTML pages or .ipynb files")
     args = parser.parse_args(argv)
-    findings = [f for page in pages(args.paths) for f in check_page(page)]
+    missing = [str(p) for p in args.paths if not p.exists()]
+    if missing:
+        print(f"no such file or folder: {', '.join(missing)} (render the book, or execute the notebooks, "
+              "first)", file=sys.stderr)
+        return 2
+    try:
+        findings = [f for page in pages(args.paths) for f in check_page(page)]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        print(f"cannot read a page: {exc}", file=sys.stderr)
+        return 2
     if not findings:
         print(f"no claims ledger found in {', '.join(map(str, args.paths))}", file=sys.stderr)
         return 2

@@ -12,7 +12,6 @@ import difflib
 import hashlib
 import os
 import socket
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +28,6 @@ FONT_PATHS = (
     "/usr/share/fonts/google-noto-emoji/NotoColorEmoji.ttf",
     "/System/Library/Fonts/Apple Color Emoji.ttc",              # macOS
 )
-EMOJI_BLOCKS = ((0x2600, 0x27C0), (0x1F300, 0x1FB00))
 # Names that mean the same emoji: Unicode character names and the shorter CLDR names
 SYNONYMS = (
     {"face with tongue", "face with stuck-out tongue"},
@@ -140,24 +138,41 @@ def emoji_font() -> Path | None:
     return next((Path(p) for p in FONT_PATHS if Path(p).exists()), None)
 
 
+def face_emoji() -> list[tuple[str, str, str]]:
+    """The face emoji of Unicode's "Smileys & Emotion" group: ``(characters, subgroup, unicode name)``.
+
+    Read from ``emoji_faces.tsv``, which ``tools/emoji_faces.py`` derives from Unicode's
+    emoji-test.txt: the face-smiling ... face-negative and cat-face subgroups, the
+    expressive faces that the hub data set's "face" images are. Animals, moons and clocks
+    whose names contain "face", and the costume faces (ghost, robot ...), are not in it.
+    """
+    from importlib.resources import files
+
+    rows = []
+    for line in files("aebook").joinpath("emoji_faces.tsv").read_text(encoding="utf-8").splitlines()[4:]:
+        points, subgroup, _cldr, unicode_name = line.split("\t")
+        rows.append(("".join(chr(int(p, 16)) for p in points.split()), subgroup, unicode_name))
+    return rows
+
+
+FACE_RULE = ("the face subgroups of Unicode's \"Smileys & Emotion\" group (face-smiling to face-negative, "
+             "and cat-face)")
+
+
 def faces_from_font(path: str | Path, size: int = 64) -> tuple[torch.Tensor, list[str]]:
-    """Every character whose Unicode name contains "FACE" that the font draws in colour."""
+    """Every face emoji of ``face_emoji()`` that the font draws in colour, named by Unicode."""
     from PIL import Image, ImageDraw, ImageFont
 
     font = ImageFont.truetype(str(path), 109 if "Noto" in Path(path).name else 96)  # bitmap strike size
     images, names = [], []
-    for lo, hi in EMOJI_BLOCKS:
-        for cp in range(lo, hi):
-            name = unicodedata.name(chr(cp), "")
-            if "FACE" not in name:
-                continue
-            canvas = Image.new("RGBA", (160, 160), (0, 0, 0, 0))
-            ImageDraw.Draw(canvas).text((10, 10), chr(cp), font=font, embedded_color=True)
-            box = canvas.getbbox()
-            if box is None or not _is_colour(canvas):
-                continue  # not in the font, or drawn as a monochrome outline
-            images.append(_to_rgb_tensor(canvas.crop(box), size))
-            names.append(_normalise(name))
+    for text, _subgroup, name in face_emoji():
+        canvas = Image.new("RGBA", (160, 160), (0, 0, 0, 0))
+        ImageDraw.Draw(canvas).text((10, 10), text, font=font, embedded_color=True)
+        box = canvas.getbbox()
+        if box is None or not _is_colour(canvas):
+            continue  # not in the font, or drawn as a monochrome outline
+        images.append(_to_rgb_tensor(canvas.crop(box), size))
+        names.append(_normalise(name))
     if not images:
         raise ValueError("it draws no face emoji in colour")
     return torch.stack(images), names

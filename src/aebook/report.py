@@ -111,6 +111,6 @@ def run_notice(data: object) -> object:
                      f"executed this page, so every number and figure below comes from "
                      f"{data.source_name}. Run with the real data set for the real results.")
     if is_smoke():
-        notes.append("**Smoke mode** (`AEBOOK_SMOKE=1`): small subsets and very few epochs, "
+        notes.append("**Smoke mode** (`AEBOOK_SMOKE=1`): small subsets and very few updates, "
                      "for checking that the chapter runs. The numbers are not meaningful.")
     return Markdown("\n\n".join(f"> {n}" for n in notes)) if notes else None

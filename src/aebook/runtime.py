@@ -14,7 +14,7 @@ T = TypeVar("T")
 
 
 def is_smoke() -> bool:
-    """True when ``AEBOOK_SMOKE=1``: every chapter shrinks its data and epochs."""
+    """True when ``AEBOOK_SMOKE=1``: every chapter shrinks its data and training budgets."""
     return os.environ.get("AEBOOK_SMOKE", "0").strip().lower() in {"1", "true", "yes"}
 
 
