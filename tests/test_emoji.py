@@ -62,6 +62,21 @@ def test_font_path_draws_named_faces():
         assert float((img.max(0).values - img.min(0).values).mean()) > 0.05, f"{name} is not in colour"
 
 
+def test_faces_are_the_face_subgroups_not_every_name_with_face():
+    rows = E.face_emoji()
+    names = {name for _, _, name in rows}
+    subgroups = {subgroup for _, subgroup, _ in rows}
+    assert subgroups <= {"cat-face"} | {s for s in subgroups if s.startswith("face-")}
+    assert "face-costume" not in subgroups
+    for not_a_face in ("tiger face", "dog face", "monkey face", "new moon with face", "clock face one oclock",
+                       "sun with face", "ghost", "robot face", "cat face"):
+        assert not_a_face not in names, not_a_face
+    for face in ("nerd face", "grinning face", "smiling face with open mouth", "face with stuck-out tongue",
+                 "smiling face with heart-shaped eyes", "smiling cat face with open mouth"):
+        assert face in names, face
+    assert len(rows) == len({text for text, _, _ in rows}) > 100  # one row per emoji
+
+
 def test_auto_falls_back_to_the_font_and_says_why(monkeypatch):
     if E.emoji_font() is None:
         pytest.skip("font test did not run: no colour-emoji font installed")

@@ -58,10 +58,10 @@ def test_archive_with_wrong_checksum_is_removed(tmp_path, offline, capsys):
 def test_damaged_standin_is_regenerated(tmp_path, monkeypatch, capsys):
     full_size = D.make_standin
     monkeypatch.setattr(D, "make_standin", lambda root: full_size(root, n_train=600, n_test=100))
-    first = D.load_fashion_mnist(source="standin", root=tmp_path, val_size=100)
+    first = D.load_fashion_mnist(source="standin", root=tmp_path, val_size=100, min_train=1)
     images = tmp_path / "standin" / "FashionMNIST" / "raw" / "t10k-images-idx3-ubyte"
     images.write_bytes(images.read_bytes()[:-10])
-    again = D.load_fashion_mnist(source="standin", root=tmp_path, val_size=100)
+    again = D.load_fashion_mnist(source="standin", root=tmp_path, val_size=100, min_train=1)
     assert "removed damaged t10k-images-idx3-ubyte" in capsys.readouterr().out
     assert again.test.fingerprint == first.test.fingerprint  # regenerated identically (seeded)
 
