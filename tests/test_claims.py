@@ -76,6 +76,16 @@ def test_checker_fails_on_a_planted_contradiction(tmp_path, capsys):
     assert "CONTRADICTION" in capsys.readouterr().out
 
 
+def test_checker_reads_prose_not_the_folded_source_code(tmp_path):
+    ledger = C.Ledger("ch1")
+    shown = ledger.compare("ae-vs-pca", ("ae", 0.010), ("pca", 0.015), TEXTS, rel_tol=0.02)
+    source = "<details class='code-fold'><pre><code>texts = " + repr(TEXTS) + "</code></pre></details>"
+    (tmp_path / "page.html").write_text(page_with(ledger, shown + source))
+    assert C.check_page(tmp_path / "page.html")[0].problems == []
+    (tmp_path / "only-code.html").write_text(page_with(ledger, source))  # the text only in the code
+    assert any("not on the page" in p for p in C.check_page(tmp_path / "only-code.html")[0].problems)
+
+
 def test_checker_fails_when_stored_evidence_gives_another_outcome(tmp_path):
     ledger = C.Ledger("ch1")
     shown = ledger.compare("ae-vs-pca", ("ae", 0.010), ("pca", 0.015), TEXTS, rel_tol=0.02)

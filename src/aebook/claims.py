@@ -141,7 +141,8 @@ class Ledger:
         return self.threshold(id, ("stopping state", {"converged": 0, "stopped early": 1,
                                                       "still improving": 2}[history.status]),
                               [0.5, 1.5], ["converged", "stopped early", "still improving"], texts,
-                              about=f"how {name} ended training", updates=steps, best_update=best)
+                              about=f"how {name[:1].lower() + name[1:]} ended training", updates=steps,
+                              best_update=best)
 
     def __getitem__(self, id: str) -> str:
         """The text shown for claim ``id``."""
@@ -159,10 +160,19 @@ class Ledger:
         rows = ["| claim | evidence | outcome |", "|:---|:---|:---|"]
         for c in self.claims.values():
             evidence = ", ".join(f"{k} = {_show(v)}" for k, v in c.evidence.items())
-            rows.append(f"| {_cell(c.about or c.id)} | {_cell(evidence)} | {_cell(c.outcome)} |")
+            rows.append(f"| {_cell(c.about or c.id)} | {_cell(evidence)} | {_cell(_outcome_words(c))} |")
         payload = self.to_json().replace("</", "<\\/")
         script = f'<script type="application/json" class="{MARKER}">{payload}</script>'
         return Markdown("\n".join(rows) + "\n\n" + script + "\n")
+
+
+def _outcome_words(claim: Claim) -> str:
+    """The outcome as the summary table shows it: comparisons say which side is lower."""
+    if claim.test != "compare":
+        return claim.outcome
+    a, b = claim.params["a"], claim.params["b"]
+    return {"lower": f"{a} is lower", "higher": f"{a} is higher",
+            "tie": "level (difference within noise)"}[claim.outcome]
 
 
 def _plain_number(v: object) -> float | int | bool:
@@ -221,7 +231,11 @@ def normalise(text: str) -> str:
 
 
 class _TextAndLedgers(HTMLParser):
-    """Collect a page's visible text and the ledgers embedded in it."""
+    """Collect a page's prose and the ledgers embedded in it.
+
+    Code blocks and console output (``<pre>``) are left out: a rendered chapter carries
+    its folded source code, which holds every outcome's text, not only the one shown.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -235,13 +249,13 @@ class _TextAndLedgers(HTMLParser):
         if tag == "script" and MARKER in classes:
             self._in_ledger = True
             self.ledgers.append("")
-        elif tag in {"script", "style"}:
+        elif tag in {"script", "style", "pre"}:
             self._skip += 1
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "script" and self._in_ledger:
             self._in_ledger = False
-        elif tag in {"script", "style"} and self._skip:
+        elif tag in {"script", "style", "pre"} and self._skip:
             self._skip -= 1
 
     def handle_data(self, data: str) -> None:
