@@ -86,6 +86,32 @@ def test_offline_page_loads_plotly_once_from_the_site(tmp_path):
         assert "Plotly.newPlot" in page
 
 
+def test_page_whose_figures_carry_no_library_gets_it_in_the_head():
+    import plotly.graph_objects as go
+
+    from aebook.plots import PageRenderer
+
+    figure = PageRenderer().to_mimebundle(go.Figure(go.Scatter(y=[1, 2])).to_dict())["text/html"]
+    assert "plotly.js v" not in figure and "Plotly.newPlot" in figure
+    page = f"<html><head><title>t</title></head><body>{figure}{figure}</body></html>"
+    out = S.offline_page(page, "../site_libs/aebook/plotly.min.js")
+    head, body = out.split("</head>")
+    assert head.count('<script src="../site_libs/aebook/plotly.min.js"></script>') == 1
+    assert "site_libs" not in body and S.remote_requests(out) == []  # MathJax's CDN loader dropped too
+    assert S.offline_page("<html><head></head><body>no figure</body></html>", "x.js").count("x.js") == 0
+
+
+def test_the_page_renderer_adds_no_setup_output(monkeypatch):
+    import plotly.io as pio
+
+    from aebook.plots import PageRenderer
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display_html", lambda *a, **k: shown.append(a))
+    PageRenderer().activate()
+    assert shown == [] and isinstance(pio.renderers["aebook-page"], PageRenderer)
+
+
 def test_prerender_writes_one_notebook_per_chapter(tmp_path):
     result = subprocess.run([sys.executable, "-m", "aebook.notebooks", "--all", "--out", str(tmp_path)],
                             cwd=ROOT, capture_output=True, text=True)

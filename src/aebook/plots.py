@@ -1,14 +1,39 @@
-"""Plotly figure builders. They only build and return figures: no training, saving or showing."""
+"""Plotly figure builders. They only build and return figures: no training, saving or showing.
+
+Importing the module also registers ``PageRenderer`` and, while Quarto executes a chapter,
+makes it the default, so that every figure cell has exactly one output (see its docstring).
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 import torch
+from plotly.io._base_renderers import NotebookRenderer
 
 from aebook.train import History
+
+
+class PageRenderer(NotebookRenderer):
+    """Plotly's notebook renderer without the set-up output it adds to the first figure cell.
+
+    Quarto makes ``notebook`` the renderer when ``plotly-connected: false``; on the first
+    figure it emits a second output (plotly.js itself), so Quarto lays that cell out as
+    two sub-figures. The rendered site loads plotly.js once per page instead (``aebook.site``),
+    so the figures need nothing but their own ``<div>`` and ``Plotly.newPlot`` call.
+    """
+
+    def activate(self) -> None:
+        """Nothing to set up: the page loads plotly.js itself."""
+
+
+pio.renderers["aebook-page"] = PageRenderer()
+if os.environ.get("QUARTO_FIG_WIDTH") or os.environ.get("QUARTO_DOCUMENT_PATH"):  # a Quarto kernel
+    pio.renderers.default = "aebook-page"
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")

@@ -37,7 +37,11 @@ def strip_remote_scripts(html: str) -> str:
 
 
 def offline_page(html: str, plotly_src: str) -> str:
-    """The page with inlined plotly.js replaced by ``plotly_src`` (loaded once) and CDN loaders removed."""
+    """The page with plotly.js loaded once from ``plotly_src`` and CDN loaders removed.
+
+    An inlined copy of plotly.js is replaced by the link; a page whose figures carry no copy
+    gets the link in its ``<head>``.
+    """
     html = strip_remote_scripts(html)
     loaded = False
 
@@ -50,7 +54,12 @@ def offline_page(html: str, plotly_src: str) -> str:
             loaded = True
             return f'<script src="{plotly_src}"></script>'
         return block
-    return _SCRIPT.sub(replace, html)
+    html = _SCRIPT.sub(replace, html)
+    if not loaded and 'class="plotly-graph-div"' in html and plotly_src not in html:
+        # figures rendered without a copy of the library (plots.PageRenderer): load it in <head>,
+        # before the inline scripts that call Plotly.newPlot
+        html = html.replace("</head>", f'<script src="{plotly_src}"></script>\n</head>', 1)
+    return html
 
 
 def remote_requests(html: str) -> list[str]:
@@ -65,17 +74,91 @@ def remote_requests(html: str) -> list[str]:
     return loaded
 
 
-def offline_site(out_dir: Path, pages: list[Path] | None = None) -> list[Path]:
-    """Rewrite every page of a rendered site in place; copy plotly.js once into ``site_libs``."""
+_MODULE_TAG = re.compile(r'<script src="([^"]*?)quarto-html/(quarto|tabsets/tabsets)\.js" type="module"></script>\n?')
+_SEARCH_TAG = re.compile(r'<script src="([^"]*?)quarto-search/quarto-search\.js"></script>')
+_SEARCH_PATCHES = (  # (Quarto 1.7's text, the same with the embedded index used first)
+    ('if (window.location.protocol === "file:" && !shownWarning) {',
+     'if (window.location.protocol === "file:" && !window.aebookSearchIndex && !shownWarning) {'),
+    ('const response = await fetch(offsetURL("search.json"));',
+     'if (window.aebookSearchIndex) {\n      window.aebookSearchIndex.forEach((d) => fuse.add(d));\n'
+     '      fuseIndex = fuse;\n      return fuseIndex;\n    }\n'
+     '    const response = await fetch(offsetURL("search.json"));'),
+)
+
+
+def file_friendly(out_dir: Path) -> list[str]:
+    """Make a rendered site work opened from disk (``file://``) as well as served; return what was done.
+
+    Browsers refuse ES modules and ``fetch`` on ``file://``. Quarto 1.6+ loads ``quarto.js``
+    (table of contents, code tools) and ``tabsets.js`` as modules, and search fetches
+    ``search.json``. So: the two modules become one ordinary deferred script (same run time,
+    after parsing), and the search index is also written as a script that sets
+    ``window.aebookSearchIndex``, which the search code reads before trying ``fetch``.
+    Each change is made only where Quarto's files read as expected; otherwise it says so.
+    """
+    out_dir = Path(out_dir)
+    libs, done = out_dir / "site_libs", []
+    quarto_js, tabsets_js = libs / "quarto-html" / "quarto.js", libs / "quarto-html" / "tabsets" / "tabsets.js"
+    if quarto_js.exists() and tabsets_js.exists():
+        quarto, tabsets = quarto_js.read_text(encoding="utf-8"), tabsets_js.read_text(encoding="utf-8")
+        if quarto.startswith('import * as tabsets from "./tabsets/tabsets.js";') and "export function init" in tabsets \
+                and "export " not in quarto:
+            classic = ("(function () {\nconst tabsets = (function () {\n"
+                       + tabsets.replace("export function init", "function init") + "\nreturn { init };\n})();\n"
+                       + quarto.split("\n", 1)[1] + "\n})();\n")
+            (libs / "aebook").mkdir(parents=True, exist_ok=True)
+            (libs / "aebook" / "quarto-classic.js").write_text(classic, encoding="utf-8")
+            done.append("quarto.js and tabsets.js joined into site_libs/aebook/quarto-classic.js (no ES module)")
+        else:
+            done.append("quarto.js left as an ES module: its layout is not the one this step knows")
+    search_js, index = libs / "quarto-search" / "quarto-search.js", out_dir / "search.json"
+    if search_js.exists() and index.exists():
+        code = search_js.read_text(encoding="utf-8")
+        if all(old in code for old, _ in _SEARCH_PATCHES):
+            for old, new in _SEARCH_PATCHES:
+                code = code.replace(old, new)
+            search_js.write_text(code, encoding="utf-8")
+            data = index.read_text(encoding="utf-8").replace("</", "<\\/")
+            (libs / "aebook").mkdir(parents=True, exist_ok=True)
+            (libs / "aebook" / "search-index.js").write_text(f"window.aebookSearchIndex = {data};\n",
+                                                              encoding="utf-8")
+            done.append("search index embedded as site_libs/aebook/search-index.js")
+        elif "aebookSearchIndex" not in code:
+            done.append("search left as it was: quarto-search.js is not the version this step knows")
+    return done
+
+
+def file_friendly_page(html: str) -> str:
+    """A page that loads the classic quarto script and the embedded search index (see ``file_friendly``)."""
+    def module(match: re.Match) -> str:
+        prefix, name = match.group(1), match.group(2)
+        return f'<script src="{prefix}aebook/quarto-classic.js" defer></script>\n' if name == "quarto" else ""
+    html = _MODULE_TAG.sub(module, html)
+    return _SEARCH_TAG.sub(lambda m: f'<script src="{m.group(1)}aebook/search-index.js"></script>\n'
+                                     f'{m.group(0)}', html)
+
+
+def offline_site(out_dir: Path, pages: list[Path] | None = None, steps: list[str] | None = None) -> list[Path]:
+    """Rewrite every page of a rendered site in place; copy plotly.js once into ``site_libs``.
+
+    What was done besides plotly.js (``file_friendly``) is appended to ``steps`` when given.
+    """
     out_dir = Path(out_dir)
     target = out_dir / PLOTLY_DIR / "plotly.min.js"
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(plotly_js(), target)
     changed = []
+    done = file_friendly(out_dir)
+    if steps is not None:
+        steps.extend(done)
+    classic = (out_dir / PLOTLY_DIR / "quarto-classic.js").exists()
+    searchable = (out_dir / PLOTLY_DIR / "search-index.js").exists()
     for page in pages or sorted(out_dir.rglob("*.html")):
         text = page.read_text(encoding="utf-8")
         rel = os.path.relpath(target, page.parent).replace(os.sep, "/")
         new = offline_page(text, rel)
+        if classic and searchable:
+            new = file_friendly_page(new)
         if new != text:
             page.write_text(new, encoding="utf-8")
             changed.append(page)
@@ -89,8 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     if not out.is_dir():
         print(f"[site] no rendered site in {out}; nothing to make offline", file=sys.stderr)
         return 1
-    changed = offline_site(out)
+    steps: list[str] = []
+    changed = offline_site(out, steps=steps)
     print(f"[site] {len(changed)} page(s) now load plotly.js from {PLOTLY_DIR}/ and nothing from a CDN")
+    for step in steps:
+        print(f"[site] {step}")
     return 0
 
 
