@@ -47,3 +47,16 @@ def test_run_notice_says_when_data_is_a_standin(monkeypatch):
     monkeypatch.setenv("AEBOOK_SMOKE", "1")
     assert "Smoke mode" in run_notice(SimpleNamespace(is_standin=False, source_name="x")).data
 
+
+
+def test_tables_become_html_tables_with_a_text_fallback():
+    from aebook.report import metrics_table, plain_text, table_html
+
+    table = metrics_table({"fc": {"test MSE": 0.0123456, "parameters": 439_728, "training": "converged"},
+                           "a <b>": {"test MSE": 0.02}}, title="Errors & sizes")
+    page = table_html(table)
+    assert page.count("<tr>") == 3 and "<caption>Errors &amp; sizes</caption>" in page
+    assert '<th class="text-end">test MSE</th>' in page and "<td>a &lt;b&gt;</td>" in page
+    assert '<td class="text-end">0.012346</td>' in page and '<td class="text-end">439,728</td>' in page
+    assert "<pre" not in page  # a table the page can reflow, not console text
+    assert "0.012346" in plain_text(table) and "Errors & sizes" in plain_text(table)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Render the book with Quarto, using the project's virtual environment for Python.
-# Finds `quarto` on PATH, else in the venv, else tries `pip install quarto-cli` into the venv.
+# Finds `quarto` on PATH, else in the venv, else installs it with ../shared/quarto/install-quarto.sh
+# when that exists (machines that reach only package registries), else tries `pip install quarto-cli`.
 set -uo pipefail
 VENV="${VENV:-.venv}"
 PY="$VENV/bin/python"
@@ -11,7 +12,15 @@ find_quarto() {
   return 1
 }
 
-if ! QUARTO="$(find_quarto)"; then
+# A machine that reaches only package registries has an installer beside the checkout
+SHARED_INSTALLER="${AEBOOK_QUARTO_INSTALLER:-../shared/quarto/install-quarto.sh}"
+if ! QUARTO="$(find_quarto)" && [ -x "$SHARED_INSTALLER" ]; then
+  echo "Quarto is not on PATH; installing it with $SHARED_INSTALLER ..."
+  if DIR="$("$SHARED_INSTALLER" 2>"$VENV/quarto-install.log")" && [ -x "$DIR/quarto" ]; then
+    QUARTO="$DIR/quarto"
+  fi
+fi
+if [ -z "${QUARTO:-}" ] && ! QUARTO="$(find_quarto)"; then
   echo "Quarto is not on PATH; trying 'pip install quarto-cli' into $VENV ..."
   if "$PY" -m pip install --quiet quarto-cli >"$VENV/quarto-install.log" 2>&1; then
     QUARTO="$(find_quarto)" || QUARTO=""
@@ -38,4 +47,11 @@ if [ "$(printf '%s\n1.5.0\n' "$VERSION" | sort -V | head -n1)" != "1.5.0" ]; the
   exit 1
 fi
 echo "Rendering with Quarto $VERSION and $PY"
+# The chapters' kernels get an IPython profile of their own: it keeps the render log free of
+# ipykernel's start-up notice about its local TCP transport, and keeps a reader's own IPython
+# start-up files out of the book's results.
+export IPYTHONDIR="$PWD/.quarto/ipython"
+mkdir -p "$IPYTHONDIR/profile_default"
+echo 'c.IPKernelApp.log_level = "ERROR"  # written by tools/render.sh' \
+  > "$IPYTHONDIR/profile_default/ipython_kernel_config.py"
 QUARTO_PYTHON="$PWD/$PY" exec "$QUARTO" render "$@"

@@ -47,18 +47,21 @@
       }
       // the values, and how much the centre differs from its neighbours vs from far pixels
       const r = Math.floor(centre / W), c = centre % W;
-      let html = "<table style='border-collapse:collapse'>";
+      // built with DOM calls: an HTML string holding a table tag would be parsed by Quarto at render time
+      const grid = document.createElement("table");
+      grid.style.borderCollapse = "collapse";
       for (let dr = -1; dr <= 1; dr++) {
-        html += "<tr>";
+        const row = grid.insertRow();
         for (let dc = -1; dc <= 1; dc++) {
           const rr = r + dr, cc = c + dc, ok = rr >= 0 && rr < H && cc >= 0 && cc < W;
-          const v = ok ? (px[rr * W + cc] / 255).toFixed(2) : "";
-          html += `<td style='padding:0.1rem 0.45rem;border:1px solid rgba(128,128,128,.5);` +
-                  `${dr === 0 && dc === 0 ? "font-weight:bold" : ""}'>${v}</td>`;
+          const td = row.insertCell();
+          td.textContent = ok ? (px[rr * W + cc] / 255).toFixed(2) : "";
+          td.style.padding = "0.1rem 0.45rem";
+          td.style.border = "1px solid rgba(128,128,128,.5)";
+          if (dr === 0 && dc === 0) td.style.fontWeight = "bold";
         }
-        html += "</tr>";
       }
-      table.innerHTML = html + "</table>";
+      table.replaceChildren(grid);
       const others = hood.filter(j => j !== centre);
       const near = others.reduce((a, j) => a + Math.abs(px[j] - px[centre]), 0) / others.length / 255;
       let far = 0;

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from aebook.runtime import cache_dir, get_device, seed_everything
+from aebook.runtime import cache_dir, get_device, log, seed_everything
 from aebook.train import History, Objective, TrainConfig, fit, mse_objective
 
 FORMAT = 1  # bump when the layout of a cache entry changes
@@ -72,7 +72,7 @@ def load_or_train(name: str, build: Callable[[], nn.Module], data: _Splits,
             f"in {history.seconds:.0f} s"
             + (f", saved as {path.name}" if saved else note))
     if verbose:
-        print(note)
+        log(note)
     return Trained(model, history, False, path if saved else None, note)
 
 

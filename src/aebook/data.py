@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from aebook.runtime import data_dir, is_smoke
+from aebook.runtime import data_dir, is_smoke, log
 
 CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -198,7 +198,7 @@ def remove_damaged(raw: Path) -> list[str]:
     for path, why in problems.items():
         path.unlink(missing_ok=True)
         lines.append(f"[data] removed damaged {path.name}: {why}")
-        print(lines[-1])
+        log(lines[-1])
     return lines
 
 

@@ -6,7 +6,6 @@ makes it the default, so that every figure cell has exactly one output (see its 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -15,6 +14,7 @@ import plotly.io as pio
 import torch
 from plotly.io._base_renderers import NotebookRenderer
 
+from aebook.runtime import quarto_rendering
 from aebook.train import History
 
 
@@ -32,7 +32,7 @@ class PageRenderer(NotebookRenderer):
 
 
 pio.renderers["aebook-page"] = PageRenderer()
-if os.environ.get("QUARTO_FIG_WIDTH") or os.environ.get("QUARTO_DOCUMENT_PATH"):  # a Quarto kernel
+if quarto_rendering():
     pio.renderers.default = "aebook-page"
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",

@@ -1,11 +1,14 @@
-"""Console summaries with ``rich``: architecture tables and metric tables, printed as plain text.
+"""Summaries built as ``rich`` tables: architectures and metrics.
 
-They print through a console that writes text to standard output, so a rendered page
-shows an ordinary text block (no HTML output, no terminal colour codes).
+``show`` prints them as plain text in a terminal, and displays them as real HTML tables
+in a notebook or a rendered page (with the text as the plain fallback), so a page never
+shows a console block wider than its column.
 """
 
 from __future__ import annotations
 
+import html
+import io
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -15,14 +18,47 @@ from rich.table import Table
 from torch import nn
 
 from aebook.models import count_parameters
+from aebook.runtime import in_jupyter_kernel
 
 
 def show(*renderables: object, width: int = 96) -> None:
-    """Print ``rich`` renderables as plain text (works the same in a terminal, Jupyter and Quarto)."""
+    """Show ``rich`` renderables: HTML tables in Jupyter and Quarto, plain text in a terminal."""
     console = Console(width=width, force_jupyter=False, force_terminal=False, color_system=None,
                       highlight=False)
     for item in renderables:
-        console.print(item)
+        if in_jupyter_kernel() and isinstance(item, Table):
+            from IPython.display import display
+
+            display({"text/html": table_html(item), "text/plain": plain_text(item, width)}, raw=True)
+        else:
+            console.print(item)
+
+
+def plain_text(renderable: object, width: int = 96) -> str:
+    """A ``rich`` renderable as the plain text a terminal would show."""
+    console = Console(width=width, record=True, force_jupyter=False, force_terminal=False,
+                      color_system=None, file=io.StringIO())
+    console.print(renderable)
+    return console.export_text().rstrip()
+
+
+def table_html(table: Table) -> str:
+    """A ``rich`` table as an HTML ``<table>`` (Bootstrap's ``table`` class, as Quarto styles them).
+
+    Written here rather than taken from ``rich``, whose HTML export is a styled ``<pre>``
+    block of console text, not a table a page can reflow.
+    """
+    def cell(text: object, tag: str, right: bool) -> str:
+        align = ' class="text-end"' if right else ""
+        return f"<{tag}{align}>{html.escape(str(text))}</{tag}>"
+    right = [c.justify == "right" for c in table.columns]
+    head = "".join(cell(c.header, "th", r) for c, r in zip(table.columns, right))
+    columns = [list(c.cells) for c in table.columns]
+    body = "".join("<tr>" + "".join(cell(col[i], "td", r) for col, r in zip(columns, right)) + "</tr>"
+                   for i in range(table.row_count))
+    caption = f"<caption>{html.escape(str(table.title))}</caption>" if table.title else ""
+    return (f'<div class="table-responsive aebook-table"><table class="table table-sm table-striped">'
+            f"{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
 
 
 @torch.no_grad()

@@ -23,6 +23,33 @@ def pick(full: T, smoke: T) -> T:
     return smoke if is_smoke() else full
 
 
+def in_jupyter_kernel() -> bool:
+    """True inside a running Jupyter kernel (not merely when IPython has been imported)."""
+    import sys
+
+    if "IPython" not in sys.modules:
+        return False
+    from IPython import get_ipython
+
+    return getattr(get_ipython(), "kernel", None) is not None
+
+
+def quarto_rendering() -> bool:
+    """True inside a kernel that Quarto started to render a page."""
+    return bool(os.environ.get("QUARTO_FIG_WIDTH") or os.environ.get("QUARTO_DOCUMENT_PATH"))
+
+
+def log(line: str) -> None:
+    """Say what happened behind the scenes (a model trained or loaded, a damaged file removed).
+
+    While Quarto renders, the line goes to the render log (the kernel's own standard error),
+    so pages show results, not logs; in a terminal or a notebook it is printed as usual.
+    """
+    import sys
+
+    print(line, file=sys.__stderr__ if quarto_rendering() else sys.stdout, flush=True)
+
+
 def get_device() -> torch.device:
     """Pick CUDA, then Apple MPS, then the CPU (``AEBOOK_DEVICE`` overrides)."""
     forced = os.environ.get("AEBOOK_DEVICE")

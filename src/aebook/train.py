@@ -20,7 +20,7 @@ from torch import nn
 
 from aebook.data import iterate_batches
 from aebook.losses import kl_weight, mse, mse_l1, negative_elbo
-from aebook.runtime import get_device
+from aebook.runtime import get_device, in_jupyter_kernel, quarto_rendering
 
 Objective = Callable[[nn.Module, torch.Tensor], dict[str, torch.Tensor]]
 
@@ -329,22 +329,13 @@ def _check_finite(loss: float, name: str, step: int, lr: float) -> None:
 def progress_mode() -> str | None:
     """Where to draw the progress bar: ``"terminal"``, ``"jupyter"``, or None (never while Quarto renders)."""
     forced = os.environ.get("AEBOOK_PROGRESS", "").strip().lower()
-    if forced in {"0", "false", "no"} or os.environ.get("QUARTO_DOCUMENT_PATH"):
+    if forced in {"0", "false", "no"} or quarto_rendering():
         return None
-    if _in_jupyter_kernel():
+    if in_jupyter_kernel():
         return "jupyter"
     if forced in {"1", "true", "yes"} or sys.stderr.isatty():
         return "terminal"
     return None
-
-
-def _in_jupyter_kernel() -> bool:
-    """True inside a running Jupyter kernel (not merely when ipykernel has been imported)."""
-    if "IPython" not in sys.modules:
-        return False
-    from IPython import get_ipython
-
-    return getattr(get_ipython(), "kernel", None) is not None
 
 
 @contextmanager
@@ -353,7 +344,7 @@ def _progress_bar(name: str, steps: int, enabled: bool | None) -> Iterator[Calla
     if enabled is None:
         mode = progress_mode()
     else:
-        mode = ("jupyter" if _in_jupyter_kernel() else "terminal") if enabled else None
+        mode = ("jupyter" if in_jupyter_kernel() else "terminal") if enabled else None
     if mode is None:
         yield lambda *args: None
         return
