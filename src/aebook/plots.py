@@ -70,6 +70,23 @@ def image_grid(rows: Sequence[torch.Tensor], col_titles: Sequence[str] | None = 
     return fig
 
 
+def log_ticks(values: Sequence[float], most: int = 8) -> dict:
+    """Tick values for a log axis over ``values``: 1-2-5 steps, or powers of ten when that is too many.
+
+    Plotly labels every minor tick of a short log axis, and the labels overlap.
+    """
+    positive = [float(v) for v in values if v > 0 and np.isfinite(v)]
+    if not positive:
+        return {}
+    lo, hi = np.floor(np.log10(min(positive))), np.ceil(np.log10(max(positive)))
+    for steps in ((1, 2, 5), (1,)):
+        ticks = [m * 10.0 ** k for k in range(int(lo), int(hi) + 1) for m in steps
+                 if min(positive) / 1.5 <= m * 10.0 ** k <= max(positive) * 1.5]
+        if len(ticks) <= most:
+            break
+    return dict(tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
+
+
 def loss_curves(histories: Mapping[str, History], title: str | None = None,
                 log_y: bool = True, mark_best: bool = True,
                 y_title: str = "loss (MSE per pixel)") -> go.Figure:
@@ -90,8 +107,10 @@ def loss_curves(histories: Mapping[str, History], title: str | None = None,
             fig.add_trace(go.Scatter(x=[h.best_step], y=[h.best_val], mode="markers", showlegend=False,
                                      marker=dict(color=colour, size=12, symbol="star"),
                                      hovertemplate="best: update %{x:,}<br>validation %{y:.5f}<extra>" + name + "</extra>"))
+    if log_y:
+        fig.update_yaxes(**log_ticks([v for h in histories.values() for v in h.train_loss + h.val_loss]))
     fig.update_layout(title=title, xaxis_title="optimiser updates", yaxis_title=y_title,
-                      yaxis_type="log" if log_y else "linear", yaxis_tickformat=".2~g", hovermode="closest",
+                      yaxis_type="log" if log_y else "linear", hovermode="closest",
                       xaxis_tickformat=",", legend=dict(orientation="h", y=-0.2), height=420,
                       margin=dict(t=40 if title else 20))
     return fig
@@ -129,7 +148,7 @@ def line_chart(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], x_
                       xaxis_type="log" if log_x else "linear", yaxis_type="log" if log_y else "linear",
                       legend=dict(orientation="h", y=-0.25), margin=dict(t=40 if title else 20))
     if log_y:
-        fig.update_yaxes(tickformat=".2~g")  # full numbers on every tick, not just the leading digit
+        fig.update_yaxes(**log_ticks([y for _, ys in series.values() for y in ys]))
     if log_x:
         top = max(max(xs) for xs, _ in series.values())
         ticks = [2 ** k for k in range(int(np.log2(top)) + 1)]
