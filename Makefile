@@ -5,7 +5,7 @@ PYTHON ?= python3
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.requirements-installed
 
-.PHONY: book test notebooks smoke bench baselines ledger clean-cache
+.PHONY: book test test-fast serve notebooks smoke bench baselines ledger clean-cache
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,16 @@ book: $(STAMP)  ## render the book into _book/ with Quarto
 test: $(STAMP)  ## run the whole test suite
 	@tools/system-packages.sh
 	$(PY) -m pytest
+
+test-fast: $(STAMP)  ## the unit tests only (no chapter execution, no render): the inner loop, under 2 minutes
+	$(PY) -m pytest -m "not slow" -q
+
+serve: ## serve the rendered book on http://127.0.0.1:$(PORT)/ (make book first)
+	@test -f _book/index.html || { echo "no rendered book in _book/: run 'make book' first"; exit 1; }
+	@echo "serving _book/ at http://127.0.0.1:$(PORT)/ (Ctrl-C stops)"
+	@python3 -m http.server --bind 127.0.0.1 --directory _book $(PORT)
+
+PORT ?= 8000
 
 notebooks: $(STAMP)  ## write one unexecuted notebook per chapter into notebooks/
 	$(PY) -m aebook.notebooks --all --out notebooks

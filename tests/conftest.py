@@ -50,3 +50,62 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ARG0
     shots = sorted(folder.glob("*.png")) if folder.exists() else []
     if shots:
         terminalreporter.write_line(f"browser screenshots ({len(shots)}): {folder}")
+
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK_FILES = ("_quarto.yml", "index.qmd", "references.qmd", "references.bib", "chapters", "assets", "tools")
+
+
+def find_quarto() -> tuple[str | None, str]:
+    """``quarto`` from PATH, else from the shared installer beside the checkout; or None and why not."""
+    import shutil
+    import subprocess
+
+    if shutil.which("quarto"):
+        return shutil.which("quarto"), ""
+    installer = ROOT.parent / "shared" / "quarto" / "install-quarto.sh"
+    if not installer.exists():
+        return None, ("the site checks did not run: Quarto is not on PATH and there is no installer at "
+                      f"{installer} (install Quarto from https://quarto.org/docs/get-started/)")
+    done = subprocess.run(["bash", str(installer)], capture_output=True, text=True, timeout=900)
+    folder = done.stdout.strip().splitlines()[-1] if done.returncode == 0 and done.stdout.strip() else ""
+    if folder and (Path(folder) / "quarto").exists():
+        return str(Path(folder) / "quarto"), ""
+    return None, f"the site checks did not run: {installer} failed ({done.stderr.strip()[-300:]})"
+
+
+@dataclass(frozen=True)
+class RenderedSite:
+    out: Path      # the rendered _book folder
+    log: str       # everything Quarto and the kernels printed
+    seconds: float
+
+
+@pytest.fixture(scope="session")
+def rendered_site(tmp_path_factory) -> RenderedSite:
+    """The whole book rendered once by the real Quarto, in smoke settings, in a copy of the project."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    quarto, why = find_quarto()
+    if quarto is None:
+        pytest.skip(why)
+    work = tmp_path_factory.mktemp("book")
+    for name in BOOK_FILES:
+        source = ROOT / name
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, work / name)
+    env = dict(os.environ, AEBOOK_SMOKE="1", AEBOOK_DATA="standin", AEBOOK_EMOJI="font",
+               AEBOOK_ROOT=str(work), AEBOOK_DATA_DIR=str(ROOT / "data"), AEBOOK_CACHE_DIR=str(work / "_cache"),
+               VENV=str(Path(sys.executable).parents[1]),
+               PATH=f"{Path(quarto).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env.pop("AEBOOK_DEVICE", None)
+    started = time.perf_counter()
+    done = subprocess.run(["bash", "tools/render.sh"], cwd=work, env=env, capture_output=True, text=True,
+                          timeout=1800)
+    log = done.stdout + done.stderr
+    (work / "render.log").write_text(log)
+    assert done.returncode == 0, log[-3000:]
+    return RenderedSite(work / "_book", log, time.perf_counter() - started)

@@ -8,6 +8,10 @@ import time
 
 from aebook import notebooks as N
 
+import pytest
+
+pytestmark = pytest.mark.slow
+
 CHAPTER = next(p for p in N.chapter_paths() if "fully-connected" in p.name)
 
 

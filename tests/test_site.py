@@ -1,20 +1,16 @@
-"""The site as a reader meets it: Quarto configuration, offline pages, notebooks, and (with Quarto) the render."""
+"""The site's configuration and its post-render step (the rendered site itself: test_site_render.py)."""
 
 from __future__ import annotations
 
-import os
-import sys
 import re
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 from aebook import notebooks as N
 from aebook import site as S
-from browser import browser, screenshot_dir, visit
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "_quarto.yml").read_text())
@@ -118,29 +114,3 @@ def test_prerender_writes_one_notebook_per_chapter(tmp_path):
     assert result.returncode == 0, result.stderr
     written = {p.stem for p in tmp_path.glob("*.ipynb")}
     assert {p.stem for p in N.chapter_paths() if p.parent.name == "chapters"} <= written
-
-
-def test_rendered_book_in_a_browser(tmp_path):
-    """With Quarto installed: render the whole book (smoke settings) and open every page."""
-    quarto = shutil.which("quarto")
-    if quarto is None:
-        pytest.skip("quarto is not on PATH, so the rendered site was not built or checked here; "
-                    "the chapters were checked as executed notebooks in Chromium instead")
-    out = tmp_path / "site"
-    env = dict(os.environ, AEBOOK_SMOKE="1", QUARTO_PYTHON=sys.executable)
-    result = subprocess.run([quarto, "render", "--output-dir", str(out)], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=3000)
-    assert result.returncode == 0, result.stderr[-3000:]
-    plotly = out / "site_libs" / "aebook" / "plotly.min.js"
-    assert plotly.exists()
-    with browser() as b:
-        for page in sorted(out.rglob("*.html")):
-            html = page.read_text()
-            assert S.remote_requests(html) == [], page.name
-            assert len(html.encode()) <= 3_000_000, f"{page.name} weighs more than 3 MB"
-            with visit(b, page) as v:
-                drawn = v.page.evaluate("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
-                                        ".map(p => p.getBoundingClientRect().height > 50)")
-                assert all(drawn), page.name
-                v.page.screenshot(path=str(screenshot_dir() / f"site-{page.stem}.png"), full_page=True)
-                assert v.errors == [] and v.outside == [], (page.name, v.errors[:2], v.outside[:2])

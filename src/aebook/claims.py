@@ -170,7 +170,7 @@ def _outcome_words(claim: Claim) -> str:
     """The outcome as the summary table shows it: comparisons say which side is lower."""
     if claim.test != "compare":
         return claim.outcome
-    a, b = claim.params["a"], claim.params["b"]
+    a = claim.params["a"]
     return {"lower": f"{a} is lower", "higher": f"{a} is higher",
             "tie": "level (difference within noise)"}[claim.outcome]
 
