@@ -48,10 +48,10 @@
       // the values, and how much the centre differs from its neighbours vs from far pixels
       const r = Math.floor(centre / W), c = centre % W;
       // built with DOM calls: an HTML string holding a table tag would be parsed by Quarto at render time
-      const grid = document.createElement("table");
-      grid.style.borderCollapse = "collapse";
+      const values = document.createElement("table");
+      values.style.borderCollapse = "collapse";
       for (let dr = -1; dr <= 1; dr++) {
-        const row = grid.insertRow();
+        const row = values.insertRow();
         for (let dc = -1; dc <= 1; dc++) {
           const rr = r + dr, cc = c + dc, ok = rr >= 0 && rr < H && cc >= 0 && cc < W;
           const td = row.insertCell();
@@ -61,7 +61,7 @@
           if (dr === 0 && dc === 0) td.style.fontWeight = "bold";
         }
       }
-      table.replaceChildren(grid);
+      table.replaceChildren(values);
       const others = hood.filter(j => j !== centre);
       const near = others.reduce((a, j) => a + Math.abs(px[j] - px[centre]), 0) / others.length / 255;
       let far = 0;
