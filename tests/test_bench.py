@@ -50,7 +50,8 @@ def test_environment_is_restored(monkeypatch):
 
 def test_smoke_benchmark_prints_name_value_unit(tmp_path):
     out = tmp_path / "BENCHMARKS.md"
-    run = subprocess.run([sys.executable, str(project_root() / "tools" / "bench.py"), "--smoke", "--out", str(out)],
+    run = subprocess.run([sys.executable, str(project_root() / "tools" / "bench.py"), "--smoke", "--out", str(out),
+                          "--chapters", "01-fully-connected"],
                          capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-2000:]
     lines = [line for line in run.stdout.strip().splitlines() if not line.startswith("note: ")]

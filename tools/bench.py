@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, chapters in smoke mode")
     parser.add_argument("--out", type=Path, default=project_root() / "BENCHMARKS.md")
+    parser.add_argument("--chapters", nargs="+", metavar="STEM", default=None,
+                        help="time only these chapters (e.g. 01-fully-connected); default: all of them")
     args = parser.parse_args(argv)
     figures: list[tuple[str, float, str]] = []
 
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         if name == "fc":  # training costs about 6 FLOP per weight per sample (2 forward, 4 backward)
             report("fc_epoch_gflop_per_s", 6 * count_parameters(build()) * n / ours / 1e9, "GFLOP/s")
 
-    chapters = [p for p in chapter_paths() if p.suffix == ".qmd"]
+    chapters = [p for p in chapter_paths() if p.suffix == ".qmd" and (args.chapters is None or p.stem in args.chapters)]
     with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as pages:
         with bench.environment(AEBOOK_SMOKE="1" if args.smoke else "0", AEBOOK_CACHE_DIR=cache):
             totals = {"cold": 0.0, "warm": 0.0}
