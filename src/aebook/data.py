@@ -11,7 +11,6 @@ import contextlib
 import hashlib
 import io
 import math
-import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from aebook.runtime import data_dir, is_smoke, log
+from aebook.runtime import data_dir, is_smoke, log, switch
 
 CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -116,7 +115,7 @@ def load_fashion_mnist(source: str | None = None, root: Path | None = None,
     partial copy of the data set (e.g. a sample in ``AEBOOK_DATA_DIR``) works too;
     fewer than ``min_train`` training images raise ``DataTooSmallError``.
     """
-    source = (source or os.environ.get("AEBOOK_DATA") or "fashion-mnist").strip().lower()
+    source = (source or switch("AEBOOK_DATA", "fashion-mnist")).strip().lower()
     if source not in SOURCES:
         raise ValueError(f"unknown data source {source!r}; choose one of {SOURCES}")
     root = Path(root) if root is not None else data_dir()

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aebook.runtime import pick
+from aebook.runtime import pick, switch
 
 HUB_ID = "valhalla/emoji-dataset"
 SOURCES = ("auto", "hub", "font")
@@ -78,7 +78,7 @@ def load_emoji(source: str | None = None, size: int = 64, seed: int = 0,
                sizes: tuple[int, int, int] | None = None, hub_id: str = HUB_ID,
                font_path: str | Path | None = None) -> EmojiData:
     """Face emoji from ``source`` ("auto": the hub, else a local font; ``AEBOOK_EMOJI`` overrides)."""
-    source = (source or os.environ.get("AEBOOK_EMOJI", "auto")).strip().lower()
+    source = (source or switch("AEBOOK_EMOJI", "auto")).strip().lower()
     if source not in SOURCES:
         raise ValueError(f"unknown emoji source {source!r}; use one of {', '.join(SOURCES)}")
     sizes = sizes or pick((600, 200, 200), (120, 40, 40))

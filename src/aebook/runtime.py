@@ -13,9 +13,51 @@ import torch
 T = TypeVar("T")
 
 
+class SwitchError(ValueError):
+    """An ``AEBOOK_*`` environment switch has a value the book does not accept; the message says which."""
+
+
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+CHOICES = {  # every switch with a fixed set of values; paths (AEBOOK_DATA_DIR, ...) take any folder
+    "AEBOOK_SMOKE": TRUE + FALSE,
+    "AEBOOK_PROGRESS": TRUE + FALSE,
+    "AEBOOK_DATA": ("fashion-mnist", "standin"),
+    "AEBOOK_EMOJI": ("auto", "hub", "font"),
+    "AEBOOK_DEVICE": ("cpu", "cuda", "mps"),
+}
+
+
+def switch(name: str, default: str | None = None) -> str | None:
+    """The value of switch ``name`` (lower case, trimmed), checked against its accepted values.
+
+    Every ``AEBOOK_*`` switch is read through here, so a wrong value always gets the same
+    one-line ``SwitchError`` naming the variable, the value and what it accepts.
+    """
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    value = raw.strip().lower()
+    if name in CHOICES and value not in CHOICES[name]:
+        raise SwitchError(f"{name}={raw!r} is not a value the book knows; use one of: "
+                          f"{', '.join(CHOICES[name])} (or unset it)")
+    return value
+
+
+def flag(name: str, default: bool = False) -> bool:
+    """A yes/no switch (1/0, true/false, yes/no, on/off)."""
+    value = switch(name)
+    return default if value is None else value in TRUE
+
+
+def check_switches() -> None:
+    """Validate every switch now; called when the package is imported, so a typo stops the first cell."""
+    for name in CHOICES:
+        switch(name)
+
+
 def is_smoke() -> bool:
-    """True when ``AEBOOK_SMOKE=1``: every chapter shrinks its data and training budgets."""
-    return os.environ.get("AEBOOK_SMOKE", "0").strip().lower() in {"1", "true", "yes"}
+    """True when ``AEBOOK_SMOKE`` is on: every chapter shrinks its data and training budgets."""
+    return flag("AEBOOK_SMOKE")
 
 
 def pick(full: T, smoke: T) -> T:
@@ -52,7 +94,13 @@ def log(line: str) -> None:
 
 def get_device() -> torch.device:
     """Pick CUDA, then Apple MPS, then the CPU (``AEBOOK_DEVICE`` overrides)."""
-    forced = os.environ.get("AEBOOK_DEVICE")
+    forced = switch("AEBOOK_DEVICE")
+    if forced == "cuda" and not torch.cuda.is_available():
+        raise SwitchError("AEBOOK_DEVICE=cuda, but PyTorch sees no CUDA GPU on this machine; "
+                          "unset AEBOOK_DEVICE (or set it to cpu) to train on the CPU")
+    if forced == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise SwitchError("AEBOOK_DEVICE=mps, but PyTorch sees no Apple GPU (MPS) on this machine; "
+                          "unset AEBOOK_DEVICE (or set it to cpu) to train on the CPU")
     if forced:
         return torch.device(forced)
     if torch.cuda.is_available():
@@ -90,3 +138,6 @@ def data_dir() -> Path:
 def cache_dir() -> Path:
     """Folder for trained models and t-SNE maps (``AEBOOK_CACHE_DIR`` overrides)."""
     return Path(os.environ.get("AEBOOK_CACHE_DIR", project_root() / "_cache"))
+
+
+check_switches()  # at import: a mistyped switch stops the first cell with one line

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -20,7 +19,7 @@ from torch import nn
 
 from aebook.data import iterate_batches
 from aebook.losses import kl_weight, mse, mse_l1, negative_elbo
-from aebook.runtime import get_device, in_jupyter_kernel, quarto_rendering
+from aebook.runtime import FALSE, TRUE, get_device, in_jupyter_kernel, quarto_rendering, switch
 
 Objective = Callable[[nn.Module, torch.Tensor], dict[str, torch.Tensor]]
 
@@ -328,12 +327,12 @@ def _check_finite(loss: float, name: str, step: int, lr: float) -> None:
 
 def progress_mode() -> str | None:
     """Where to draw the progress bar: ``"terminal"``, ``"jupyter"``, or None (never while Quarto renders)."""
-    forced = os.environ.get("AEBOOK_PROGRESS", "").strip().lower()
-    if forced in {"0", "false", "no"} or quarto_rendering():
+    forced = switch("AEBOOK_PROGRESS", "")
+    if forced in FALSE or quarto_rendering():
         return None
     if in_jupyter_kernel():
         return "jupyter"
-    if forced in {"1", "true", "yes"} or sys.stderr.isatty():
+    if forced in TRUE or sys.stderr.isatty():
         return "terminal"
     return None
 
