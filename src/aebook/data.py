@@ -241,7 +241,7 @@ def _ensure_fashion_mnist(root: Path, removed: list[str] = ()) -> None:
         raise DataUnavailableError(
             "".join(f"{line}\n" for line in removed)
             + f"Fashion-MNIST is not in {raw} and could not be downloaded "
-            f"({type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'no detail'}).\n"
+            f"({type(exc).__name__}: {' '.join(str(exc).split()) or 'no detail'}).\n"
             "To fix it, do one of these:\n"
             "  * connect to the internet and run again (torchvision downloads about 30 MB);\n"
             f"  * copy the four Fashion-MNIST files (train-images-idx3-ubyte, ...) into {raw};\n"

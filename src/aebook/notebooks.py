@@ -17,6 +17,7 @@ import json
 import os
 import re
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,8 +166,42 @@ def execute(nb: nbformat.NotebookNode, cwd: Path | None = None, timeout: int = 1
     client = NotebookClient(work, timeout=timeout, kernel_name=kernel_name,
                             resources={"metadata": {"path": str(cwd or project_root())}},
                             extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no start-up chatter
-    client.execute(env={**os.environ, "AEBOOK_PROGRESS": os.environ.get("AEBOOK_PROGRESS", "0")})
+    _run_interruptibly(client, {**os.environ, "AEBOOK_PROGRESS": os.environ.get("AEBOOK_PROGRESS", "0")})
     return _resolve_inline(work)
+
+
+def _run_interruptibly(client, env: dict) -> None:
+    """``client.execute`` in a worker thread, so that Ctrl-C stops it cleanly.
+
+    On the main thread nbclient installs its own SIGINT handler, which shuts the kernel down
+    mid-cell (the kernel then prints a traceback) and ends in an unrelated error. Off the
+    main thread it installs none, so Ctrl-C reaches us: we kill the kernel at once and raise
+    ``KeyboardInterrupt``. Nothing half-done is kept: the model cache only writes finished
+    models, and the notebook is written only after a complete run.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        client.execute(env=env)
+        return
+    outcome: dict[str, BaseException] = {}
+
+    def work() -> None:
+        try:
+            client.execute(env=env)
+        except BaseException as exc:  # noqa: BLE001 - handed back to the main thread below
+            outcome["error"] = exc
+    worker = threading.Thread(target=work, name="aebook-notebook", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.2)
+    except KeyboardInterrupt:
+        process = getattr(getattr(getattr(client, "km", None), "provisioner", None), "process", None)
+        if process is not None and process.poll() is None:
+            process.kill()
+        worker.join(30)
+        raise KeyboardInterrupt from None
+    if "error" in outcome:
+        raise outcome["error"]
 
 
 def _resolve_inline(nb: nbformat.NotebookNode) -> Execution:
@@ -225,29 +260,58 @@ def to_html(nb: nbformat.NotebookNode) -> str:
     return strip_remote_scripts(body)
 
 
+CLI_HELP = """Write each chapter as a Jupyter notebook, and optionally execute it.
+
+Conversion reads the chapter's .qmd with jupytext; execution runs the notebook top to
+bottom in a fresh Jupyter kernel in the project root and fills in every inline value,
+as Quarto does. Ctrl-C stops the whole run. A failing chapter prints the cell, the
+error's last line and where the full traceback was written (--verbose prints it)."""
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def failure_report(path: Path, exc: BaseException, log: Path, verbose: bool) -> str:
+    """What to print for a chapter that failed: the cell, the error's last line, the log (no colour codes)."""
+    text = _ANSI.sub("", str(exc))
+    log.write_text(text, encoding="utf-8")
+    label = re.search(r"#\| label: (\S+)", text)
+    last = next((line.strip() for line in reversed(text.strip().splitlines())
+                 if line.strip() and not line.startswith(("---", "  "))), type(exc).__name__)
+    where = f"cell {label.group(1)!r}" if label else "a cell"
+    lines = [f"FAILED {path}: {where} raised {last}", f"  full traceback: {log}"]
+    if verbose:
+        lines.append(text)
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: convert (and optionally execute) chapters into ``notebooks/``."""
-    parser = argparse.ArgumentParser(prog="python -m aebook.notebooks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m aebook.notebooks", description=CLI_HELP,
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("chapters", nargs="*", type=Path, help="chapter .qmd files")
     parser.add_argument("--all", action="store_true", help="every chapter listed in _quarto.yml")
     parser.add_argument("--execute", action="store_true", help="run each notebook in a fresh kernel")
     parser.add_argument("--html", action="store_true", help="with --execute, also write an HTML export")
     parser.add_argument("--out", type=Path, default=project_root() / "notebooks", help="output folder")
+    parser.add_argument("--verbose", action="store_true", help="print a failing chapter's whole traceback")
     args = parser.parse_args(argv)
     paths = chapter_paths() if args.all else args.chapters
     if not paths:
         parser.error("name at least one chapter, or pass --all")
     args.out.mkdir(parents=True, exist_ok=True)
     failed = 0
-    for path in paths:
+    for number, path in enumerate(paths, 1):
         nb = qmd_to_notebook(path)
         target = args.out / (Path(path).stem + ".ipynb")
         if args.execute:
             try:
                 run = execute(nb)
+            except KeyboardInterrupt:
+                print(f"interrupted while executing chapter {number} of {len(paths)} ({path}); its notebook was "
+                      "not written, and nothing was cached for a model still in training", file=sys.stderr)
+                return 130
             except Exception as exc:  # noqa: BLE001 - report every chapter, then fail
-                print(f"FAILED {path}: {type(exc).__name__}: {str(exc)[-2000:]}", file=sys.stderr)
+                print(failure_report(Path(path), exc, target.with_suffix(".log"), args.verbose), file=sys.stderr)
                 failed += 1
                 continue
             nb = run.notebook
