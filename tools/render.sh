@@ -54,4 +54,5 @@ export IPYTHONDIR="$PWD/.quarto/ipython"
 mkdir -p "$IPYTHONDIR/profile_default"
 echo 'c.IPKernelApp.log_level = "ERROR"  # written by tools/render.sh' \
   > "$IPYTHONDIR/profile_default/ipython_kernel_config.py"
-QUARTO_PYTHON="$PWD/$PY" exec "$QUARTO" render "$@"
+case "$PY" in /*) ABS_PY="$PY" ;; *) ABS_PY="$PWD/$PY" ;; esac
+QUARTO_PYTHON="$ABS_PY" exec "$QUARTO" render "$@"
