@@ -48,7 +48,8 @@ PAGE_PROBLEMS_JS = r"""
   const wide = 'main .cell-output pre, main .cell-output-stdout pre, main .aebook-widget, main table, main .js-plotly-plot, main math[display="block"], main img';
   for (const el of document.querySelectorAll(wide)) {
     if (!visible(el) || el.closest('details:not([open]), .callout.collapsed, .collapse:not(.show)')) continue;
-    const r = el.getBoundingClientRect();
+    // a data table may scroll sideways inside its own responsive box, which must fit the column
+    const r = (el.tagName === 'TABLE' && el.closest('.table-responsive') ? el.closest('.table-responsive') : el).getBoundingClientRect();
     if (r.right > column.right + 2 || r.left < column.left - 2) problems.push('wider than its column: ' + label(el) + ` (${Math.round(r.width)} px in ${Math.round(column.width)} px)`);
     else if (el.tagName === 'PRE' && el.scrollWidth > el.clientWidth + 2) problems.push('text block cut off (scrolls sideways): ' + el.textContent.trim().slice(0, 60));
   }

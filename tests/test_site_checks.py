@@ -40,6 +40,11 @@ def test_a_clean_page_passes(check):
     assert check(page(GOOD_FIGURE, "<p>Plain prose.</p>")) == []
 
 
+def test_a_wide_table_in_its_own_scrolling_box_passes(check):
+    table = "<table>" + "<tr>" + "<td>wide cell</td>" * 60 + "</tr></table>"
+    assert check(page(GOOD_FIGURE, f"<div class='table-responsive' style='overflow-x:auto'>{table}</div>")) == []
+
+
 @pytest.mark.parametrize("defect, expected", [
     (SUBFIGURES, "sub-figure"),
     (RAW_INLINE, "raw inline code"),
@@ -47,6 +52,7 @@ def test_a_clean_page_passes(check):
     (MISSING, "HTTP 404"),
     (ERROR, "page error"),
     (OUTSIDE, "request leaves the site"),
+    ("<table><tr>" + "<td>wide cell</td>" * 60 + "</tr></table>", "wider than its column"),
 ])
 def test_each_planted_defect_is_caught(check, defect, expected):
     problems = check(page(GOOD_FIGURE, defect))
