@@ -53,6 +53,13 @@ PAGE_PROBLEMS_JS = r"""
     if (r.right > column.right + 2 || r.left < column.left - 2) problems.push('wider than its column: ' + label(el) + ` (${Math.round(r.width)} px in ${Math.round(column.width)} px)`);
     else if (el.tagName === 'PRE' && el.scrollWidth > el.clientWidth + 2) problems.push('text block cut off (scrolls sideways): ' + el.textContent.trim().slice(0, 60));
   }
+  // 4. nothing makes the page itself wider than the screen
+  const screen = document.documentElement.clientWidth;
+  if (document.documentElement.scrollWidth > screen + 1) {
+    const culprits = [...document.querySelectorAll('main *')].filter(el => !el.closest('pre, .table-responsive, .aebook-widget')
+      && el.getBoundingClientRect().right > screen + 1 && el.getBoundingClientRect().width > 0).slice(0, 3).map(label);
+    problems.push(`page wider than the screen (${document.documentElement.scrollWidth} px in ${screen} px): ` + culprits.join(', '));
+  }
   return problems;
 }
 """

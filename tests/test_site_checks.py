@@ -53,6 +53,7 @@ def test_a_wide_table_in_its_own_scrolling_box_passes(check):
     (ERROR, "page error"),
     (OUTSIDE, "request leaves the site"),
     ("<table><tr>" + "<td>wide cell</td>" * 60 + "</tr></table>", "wider than its column"),
+    ("<p><a class='x' style='white-space:nowrap'>" + "a long unbreakable link " * 12 + "</a></p>", "page wider than the screen"),
 ])
 def test_each_planted_defect_is_caught(check, defect, expected):
     problems = check(page(GOOD_FIGURE, defect))
