@@ -35,6 +35,7 @@ pio.renderers["aebook-page"] = PageRenderer()
 if quarto_rendering():
     pio.renderers.default = "aebook-page"
 
+SLIDER_BOX = dict(x=0.06, len=0.88, pad=dict(t=10))  # inset, so the end labels are not cut off
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 
@@ -213,8 +214,7 @@ def image_slider(frames: torch.Tensor, step_labels: Sequence[str], reference: to
         z[:h, offset:offset + w] = np.round(frames[i].numpy(), 3)
         return [z.tolist()]
     steps = [dict(method="restyle", label=label, args=[{"z": canvas(i)}]) for i, label in enumerate(step_labels)]
-    fig.update_layout(sliders=[dict(active=0, steps=steps, currentvalue=dict(prefix=slider_title),
-                                    pad=dict(t=10), len=1.0)],
+    fig.update_layout(sliders=[dict(active=0, steps=steps, currentvalue=dict(prefix=slider_title), **SLIDER_BOX)],
                       height=tile_px + 150, margin=dict(b=90))
     return fig
 
@@ -271,7 +271,7 @@ def rgb_slider(frames: torch.Tensor, step_labels: Sequence[str], left: torch.Ten
                    col_titles=list(titles) if left is not None else list(titles[-1:]), tile_px=tile_px)
     fig.data[0].source = uri(0)
     steps = [dict(method="restyle", label=label, args=[{"source": [uri(i)]}]) for i, label in enumerate(step_labels)]
-    fig.update_layout(sliders=[dict(active=0, steps=steps, currentvalue=dict(prefix=slider_title), pad=dict(t=10))],
+    fig.update_layout(sliders=[dict(active=0, steps=steps, currentvalue=dict(prefix=slider_title), **SLIDER_BOX)],
                       height=tile_px + 160, margin=dict(b=90))
     return fig
 
