@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -299,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     if not paths:
         parser.error("name at least one chapter, or pass --all")
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.execute:  # Ctrl-C stops the run even when it was started with SIGINT ignored (a background job)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     failed = 0
     for number, path in enumerate(paths, 1):
         nb = qmd_to_notebook(path)
