@@ -22,6 +22,17 @@ def test_compare_chooses_by_evidence_with_a_tie_band():
     assert ledger["a"] == TEXTS["lower"] and ledger.claims["c"].outcome == "higher"
 
 
+def test_again_reuses_a_claims_evidence_and_test():
+    ledger = C.Ledger("ch")
+    ledger.compare("a", ("ae", 0.010), ("pca", 0.015), TEXTS, rel_tol=0.02, about="ae against pca")
+    assert ledger.again("a", "a-lesson", {"lower": "So it pays.", "tie": "So it is even.",
+                                          "higher": "So it does not pay."}) == "So it pays."
+    first, second = ledger.claims["a"], ledger.claims["a-lesson"]
+    assert (second.evidence, second.test, second.params, second.about) == \
+        (first.evidence, first.test, first.params, first.about)
+    assert second.recomputed() == "lower"
+
+
 def test_threshold_and_flag():
     ledger = C.Ledger("ch")
     texts = {"none": "nothing is lost", "part": "part of it is lost", "all": "all of it is lost, and more"}

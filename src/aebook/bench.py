@@ -7,6 +7,7 @@ Each function measures one thing and returns plain numbers; ``tools/bench.py`` p
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import platform
 import resource
@@ -18,9 +19,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from aebook.data import iterate_batches
 from aebook.losses import mse
 from aebook.runtime import get_device
-from aebook.train import TrainConfig, make_optimiser, mse_objective, run_epoch
+from aebook.train import TrainConfig, make_optimiser, mse_objective, train_steps
 
 
 def idx_images(root: Path, n: int) -> torch.Tensor:
@@ -37,10 +39,11 @@ def tensor_epoch(build: Callable[[], nn.Module], x: torch.Tensor, batch_size: in
     device = get_device()
     model, x = build().to(device), x.to(device)
     optimiser = make_optimiser(model, TrainConfig(batch_size=batch_size))
-    run_epoch(model, x[: 2 * batch_size], batch_size, mse_objective, optimiser)  # warm-up
+    train_steps(model, x, iterate_batches(len(x), batch_size), 2, mse_objective, optimiser)  # warm-up
     _sync(device)
     start = time.perf_counter()
-    run_epoch(model, x, batch_size, mse_objective, optimiser, torch.Generator().manual_seed(seed))
+    epoch = iterate_batches(len(x), batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
+    train_steps(model, x, epoch, math.ceil(len(x) / batch_size), mse_objective, optimiser)
     _sync(device)
     return time.perf_counter() - start, len(x)
 

@@ -127,6 +127,11 @@ class Ledger:
         """Claim choosing between ``texts["yes"]`` and ``texts["no"]`` by a measured fact."""
         return self.claim(id, {value[0]: bool(value[1]), **context}, "flag", texts, about, value=value[0])
 
+    def again(self, source: str, id: str, texts: Mapping[str, str], about: str = "") -> str:
+        """Another sentence chosen by claim ``source``'s evidence and test (e.g. a lesson restating a result)."""
+        first = self.claims[source]
+        return self.claim(id, first.evidence, first.test, texts, about or first.about, **first.params)
+
     def training(self, id: str, name: str, history: object) -> str:
         """How a model's training ended, in words for the page: converged, stopped early, or still improving."""
         steps, best = history.steps_run, history.best_step

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from aebook.latent import pca
+
 
 @torch.no_grad()
 def nearest_distance(x: torch.Tensor, reference: torch.Tensor, chunk: int = 512) -> torch.Tensor:
@@ -83,8 +85,6 @@ class FrechetSpace:
     @classmethod
     def fit(cls, real: torch.Tensor, k: int = 32) -> FrechetSpace:
         """Principal components of real images ``real`` (N, C, H, W)."""
-        from aebook.latent import pca
-
         mean, basis, _ = pca(real, k)
         return cls(mean, basis)
 

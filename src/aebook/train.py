@@ -210,7 +210,7 @@ def fit(model: nn.Module, train_x: torch.Tensor, val_x: torch.Tensor | None = No
     model.to(device)
     train_x = _to(train_x, device)
     val_x = _to(val_x, device) if val_x is not None else None
-    n_train = len(train_x[0]) if isinstance(train_x, tuple) else len(train_x)
+    n_train = _count(train_x)
     interval = config.validation_interval(n_train)
     optimiser = make_optimiser(model, config)
     scheduler = (torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -227,7 +227,7 @@ def fit(model: nn.Module, train_x: torch.Tensor, val_x: torch.Tensor | None = No
             train_terms = train_steps(model, train_x, batches, n_updates, objective, optimiser, first_step=step)
             step += n_updates
             _check_finite(train_terms["loss"], name, step, lr)
-            val_loss = (run_epoch(model, val_x, 1024, objective)["loss"]
+            val_loss = (evaluate(model, val_x, 1024, objective)["loss"]
                         if val_x is not None else train_terms["loss"])
             _check_finite(val_loss, name, step, lr)
             history.step.append(step)
@@ -264,24 +264,14 @@ def make_optimiser(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
         return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
 
-def run_epoch(model: nn.Module, x: torch.Tensor, batch_size: int, objective: Objective,
-               optimiser: torch.optim.Optimizer | None = None,
-               shuffler: torch.Generator | None = None) -> dict[str, float]:
-    """One pass over ``x`` (training when an optimiser is given); returns the sample-weighted mean of each term."""
-    training = optimiser is not None
-    model.train(training)
-    sums: dict[str, float] = {}
-    with torch.set_grad_enabled(training):
-        n = len(x[0]) if isinstance(x, tuple) else len(x)
-        for idx in iterate_batches(n, batch_size, shuffle=training, generator=shuffler):
-            batch = tuple(t[idx.to(t.device)] for t in x) if isinstance(x, tuple) else x[idx.to(x.device)]
-            terms = objective(model, batch)
-            if training:
-                optimiser.zero_grad(set_to_none=True)
-                terms["loss"].backward()
-                optimiser.step()
-            for key, value in terms.items():
-                sums[key] = sums.get(key, 0.0) + float(value.detach()) * len(idx)
+@torch.no_grad()
+def evaluate(model: nn.Module, x, batch_size: int, objective: Objective) -> dict[str, float]:
+    """One pass over ``x`` in eval mode; the sample-weighted mean of each term of ``objective``."""
+    model.eval()
+    n, sums = _count(x), {}
+    for idx in iterate_batches(n, batch_size):
+        for key, value in objective(model, _take(x, idx)).items():
+            sums[key] = sums.get(key, 0.0) + float(value) * len(idx)
     return {key: total / n for key, total in sums.items()}
 
 
@@ -295,8 +285,7 @@ def train_steps(model: nn.Module, x, batches: Iterator[torch.Tensor], n_updates:
         idx = next(batches)
         if hasattr(objective, "set_step"):  # e.g. KL annealing in ELBOObjective
             objective.set_step(first_step + k)
-        batch = tuple(t[idx.to(t.device)] for t in x) if isinstance(x, tuple) else x[idx.to(x.device)]
-        terms = objective(model, batch)
+        terms = objective(model, _take(x, idx))
         optimiser.zero_grad(set_to_none=True)
         terms["loss"].backward()
         optimiser.step()
@@ -304,6 +293,16 @@ def train_steps(model: nn.Module, x, batches: Iterator[torch.Tensor], n_updates:
             sums[key] = sums.get(key, 0.0) + float(value.detach()) * len(idx)
         seen += len(idx)
     return {key: total / seen for key, total in sums.items()}
+
+
+def _count(x) -> int:
+    """Number of items in a tensor, or in a tuple of tensors indexed together."""
+    return len(x[0]) if isinstance(x, tuple) else len(x)
+
+
+def _take(x, idx: torch.Tensor):
+    """The items ``idx`` of a tensor, or of each tensor of a tuple."""
+    return tuple(t[idx.to(t.device)] for t in x) if isinstance(x, tuple) else x[idx.to(x.device)]
 
 
 def _endless_batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
