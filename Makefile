@@ -5,7 +5,7 @@ PYTHON ?= python3
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.requirements-installed
 
-.PHONY: book test test-fast serve notebooks smoke bench baselines ledger clean-cache
+.PHONY: book test test-fast serve notebooks lab smoke bench baselines ledger clean-cache
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,8 +30,15 @@ serve: ## serve the rendered book on http://127.0.0.1:$(PORT)/ (make book first)
 
 PORT ?= 8000
 
-notebooks: $(STAMP)  ## write one unexecuted notebook per chapter into notebooks/
+notebooks: $(STAMP)  ## one notebook per chapter into notebooks/ (EXECUTE=1: executed, with HTML, into _build/notebooks/)
+	$(PY) -m aebook.notebooks --all $(if $(filter 1 yes true,$(EXECUTE)),--execute --html --out _build/notebooks,--out notebooks)
+
+lab: $(STAMP)  ## open the notebooks in JupyterLab, with this project's environment as the kernel
+	$(PY) -m pip install --quiet -e ".[lab]"
+	$(PY) -m ipykernel install --user --name aebook --display-name "Python (aebook)" >/dev/null
+	@echo "registered the kernel 'Python (aebook)' (this .venv) for any Jupyter front end, VS Code included"
 	$(PY) -m aebook.notebooks --all --out notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
 
 smoke: $(STAMP)  ## execute every chapter quickly (AEBOOK_SMOKE=1) as notebooks
 	AEBOOK_SMOKE=1 $(PY) -m aebook.notebooks --all --execute --out _build/smoke

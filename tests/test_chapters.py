@@ -1,8 +1,9 @@
 """Every chapter of the book as a notebook, executed top to bottom in a fresh kernel, in smoke settings.
 
-The chapters run once per test session, in order, in one shared cache (``executed``), and
-every test below reads those runs: the notebook route is checked here, the rendered site in
-test_site_render.py.
+The chapters run once per test session, in order, in one shared cache (``executed``): the
+notebooks that ``make notebooks`` writes, executed by plain nbclient as any Jupyter tool
+would, and every test below reads those runs. The notebook route is checked here (nbconvert's
+HTML included), the rendered site in test_site_render.py.
 """
 
 import os
@@ -14,6 +15,7 @@ import pytest
 
 from aebook import claims
 from aebook import notebooks as N
+from aebook.quarto_md import inline_expressions
 
 CHAPTERS = [p for p in N.chapter_paths() if p.suffix == ".qmd"]
 pytestmark = pytest.mark.slow
@@ -25,6 +27,15 @@ class Executed:
     cache: str
 
 
+def plain_run(path) -> N.Execution:
+    """The chapter's notebook as ``make notebooks`` writes it, executed by plain nbclient in the project root."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.reads(nbformat.writes(N.qmd_to_notebook(path)), as_version=4)
+    NotebookClient(nb, timeout=600, resources={"metadata": {"path": str(N.project_root())}}).execute()
+    return N.Execution(nb, N.inline_values(nb))
+
+
 @pytest.fixture(scope="session")
 def executed(tmp_path_factory) -> Executed:
     """Every chapter executed once, in book order, sharing one fresh model cache (smoke settings)."""
@@ -32,7 +43,7 @@ def executed(tmp_path_factory) -> Executed:
     saved = {k: os.environ.get(k) for k in ("AEBOOK_SMOKE", "AEBOOK_CACHE_DIR", "AEBOOK_EMOJI")}
     os.environ.update(AEBOOK_SMOKE="1", AEBOOK_CACHE_DIR=cache, AEBOOK_EMOJI="font")
     try:
-        runs = {p.stem: N.execute(N.qmd_to_notebook(p), timeout=600) for p in CHAPTERS}
+        runs = {p.stem: plain_run(p) for p in CHAPTERS}
     finally:
         for k, v in saved.items():
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
@@ -71,10 +82,10 @@ def test_chapter_executes_with_its_figures(path, executed, tmp_path, capsys):
     assert not errors, errors[0].get("evalue") if errors else ""
     stderr = [o.text for c in cells for o in c.outputs if o.get("name") == "stderr"]
     assert not stderr, f"a cell wrote to stderr (warnings reach the page): {stderr[0][:300]}"
-    assert run.inline_errors == {}
-    assert run.inline == {e: run.inline[e] for e in N.inline_expressions(source)}
+    assert set(run.inline) == set(inline_expressions(source))  # every inline value was shown
     assert "" not in run.inline.values(), "an inline expression gave an empty string (Quarto shows its code)"
     assert not [c for c in run.notebook.cells if "`{python}" in c.source and c.cell_type == "markdown"]
+    assert "{python}" not in N.shown_text(run.notebook)
     # Quarto escapes Markdown in an inline string, so a reference inside one would never resolve
     assert not [e for e, text in run.inline.items() if "@" in text], "cross-reference inside an inline result"
     # every figure cell shows exactly one figure (Plotly, or one of the book's widgets), no other cell does
@@ -91,7 +102,7 @@ def test_chapter_executes_with_its_figures(path, executed, tmp_path, capsys):
 def check_ledger(notebook, saved, capsys):
     """The chapter ends with its claims ledger, and the ledger command finds no contradiction in it."""
     nbformat.write(notebook, saved)
-    assert "What held on this run" in "".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    assert "What held on this run" in N.shown_text(notebook)
     findings = claims.check_page(saved)
     assert findings, "the chapter shows no claims ledger"
     assert claims.main([str(saved)]) == 0, [f.problems for f in findings if f.problems]
@@ -113,7 +124,7 @@ def test_first_chapter_trains_once_loads_from_cache_and_is_deterministic(execute
 
     assert "[cache] fc-d32: no cached model; trained" in printed(cold)
     assert "[cache]" not in printed(warm)  # nothing retrained
-    assert "loaded the result from the cache" in "".join(c.source for c in warm.notebook.cells)
+    assert "loaded the result from the cache" in N.shown_text(warm.notebook)
     assert numbers(warm) == numbers(cold)  # the cached models give the same numbers
     assert "[cache] fc-d32: no cached model; trained" in printed(cold_again)
     assert numbers(cold_again) == numbers(cold)  # two cold CPU runs print identical metrics
@@ -126,8 +137,31 @@ def test_later_chapters_reuse_earlier_models_from_the_cache(executed):
     assert "[cache] fc-d32: no cached model; trained" in printed(first)
     assert "[cache] fc-d" not in printed(second)  # the cache reports no training of the FC model
     assert "[cache] conv-d32: no cached model; trained" in printed(second)
-    assert "and this run found it there" in "".join(c.source for c in second.notebook.cells)
+    assert "and this run found it there" in N.shown_text(second.notebook)
     assert "[cache]" not in printed(third)  # the conv model came from the cache
     assert "[cache] fc-d32:" not in printed(fourth) and "[cache] conv-d32:" not in printed(fourth)
     assert "[cache] vae-d32-beta1: no cached model; trained" in printed(fourth)
     assert printed(fourth).count("[cache] vae-d32-beta1:") == 1  # the β sweep reuses the β = 1 model
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_executed_notebook_reads_like_the_page_in_nbconvert(path, executed):
+    """nbconvert's HTML of the executed notebook: every value filled in, every figure drawn as an image."""
+    from nbconvert import HTMLExporter
+    from traitlets.config import Config
+
+    run = executed.runs[path.stem]
+    config = Config({"TagRemovePreprocessor": {"remove_input_tags": [N.PROSE_TAG]}})  # as README says
+    body, _ = HTMLExporter(template_name="lab", config=config).from_notebook_node(run.notebook)
+    assert "{python}" not in body
+    for value in list(run.inline.values())[:40]:  # the values appear as text (Markdown rendered)
+        plain = re.sub(r"\\(.)", r"\1", value)
+        if plain.replace(".", "").replace(",", "").isdigit():
+            assert plain in body, plain
+    figures = [c for c in run.notebook.cells if c.cell_type == "code" and plotly_outputs(c)]
+    pngs = re.findall(r'<img[^>]+src="data:image/png;base64,([A-Za-z0-9+/=]+)"', body)
+    assert len(pngs) == len(figures)  # each Plotly figure, as its PNG copy
+    if path.parent.name == "chapters":
+        assert len(figures) >= 3 and min(len(b) for b in pngs) > 4000  # drawn charts, not empty canvases
+    weight = sum(len(o.get("data", {}).get("image/png", "")) for c in figures for o in c.outputs)
+    assert weight < 6_000_000, f"PNG copies weigh {weight / 1e6:.1f} MB in one notebook"

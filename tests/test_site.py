@@ -114,3 +114,14 @@ def test_prerender_writes_one_notebook_per_chapter(tmp_path):
     assert result.returncode == 0, result.stderr
     written = {p.stem for p in tmp_path.glob("*.ipynb")}
     assert {p.stem for p in N.chapter_paths() if p.parent.name == "chapters"} <= written
+
+
+def test_colab_link_follows_each_notebook_download_link():
+    page = ('<p><a href="../notebooks/02-convolutional.ipynb" download="02-convolutional.ipynb">'
+            'Download this chapter as a Jupyter notebook</a> (it runs…)</p>')
+    linked = S.colab_links(page, "https://github.com/someone/the-book")
+    assert ('Jupyter notebook</a> or <a href="https://colab.research.google.com/github/someone/the-book/blob/'
+            'main/notebooks/02-convolutional.ipynb">open it in Colab</a> (it runs…)') in linked
+    assert S.colab_links(linked, "https://github.com/someone/the-book") == linked  # once only
+    assert S.colab_links(page, None) == page  # no repository configured: the page is left as it is
+    assert S.colab_links(page, "https://gitlab.com/a/b") == page  # Colab opens GitHub notebooks only

@@ -1,4 +1,4 @@
-"""Every widget under assets/widgets, opened in headless Chromium: it draws, it reacts, it stays offline."""
+"""Every widget under src/aebook/web, opened in headless Chromium: it draws, it reacts, it stays offline."""
 
 from __future__ import annotations
 

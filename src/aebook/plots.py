@@ -1,7 +1,9 @@
 """Plotly figure builders. They only build and return figures: no training, saving or showing.
 
-Importing the module also registers ``PageRenderer`` and, while Quarto executes a chapter,
-makes it the default, so that every figure cell has exactly one output (see its docstring).
+Importing the module also registers two renderers and makes one the default: while Quarto
+executes a chapter, ``PageRenderer``, so that every figure cell has exactly one output; in
+any other Jupyter kernel, ``NotebookFigureRenderer``, so that a figure also shows where
+Plotly's JavaScript does not run (nbconvert's HTML, GitHub). See their docstrings.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 import torch
-from plotly.io._base_renderers import NotebookRenderer
+from plotly.io._base_renderers import MimetypeRenderer, NotebookRenderer
 
-from aebook.runtime import quarto_rendering
+from aebook.runtime import flag, in_jupyter_kernel, log, quarto_rendering
 from aebook.train import History
 
 
@@ -31,9 +33,64 @@ class PageRenderer(NotebookRenderer):
         """Nothing to set up: the page loads plotly.js itself."""
 
 
+class NotebookFigureRenderer(MimetypeRenderer):
+    """A figure as Plotly's own JSON, for the front ends that draw it (JupyterLab, VS Code),
+    plus a PNG copy for those that cannot run Plotly (nbconvert's HTML, GitHub's viewer).
+
+    Each front end picks the richest type it knows; nbconvert ranks ``text/html`` above
+    ``image/png``, so there is deliberately no HTML. The PNG is drawn by kaleido in the
+    system's Chrome or Chromium; without them a figure has only its JSON (said once).
+    """
+
+    def to_mimebundle(self, fig_dict: dict) -> dict:
+        """Plotly JSON, plain text, and a PNG when one can be drawn."""
+        bundle = pio.renderers["plotly_mimetype"].to_mimebundle(fig_dict)
+        png = static_png(fig_dict)
+        if png is not None:
+            import base64
+
+            bundle["image/png"] = base64.b64encode(png).decode("ascii")
+        bundle.setdefault("text/plain", f"<figure: {(fig_dict.get('layout', {}).get('title') or {}).get('text') or 'Plotly'}>")
+        return bundle
+
+
+_STATIC: dict[str, object] = {}  # kaleido's browser, started once per kernel, or why it could not be
+
+
+def static_png(fig_dict: dict, width: int = 760, height: int = 450) -> bytes | None:
+    """A PNG of the figure at its own size (else ``width`` × ``height``), or None when none can be drawn
+    or ``AEBOOK_STATIC_FIGURES`` is off."""
+    import warnings
+
+    if not flag("AEBOOK_STATIC_FIGURES", default=True):
+        return None
+    try:
+        import kaleido
+
+        if "server" not in _STATIC:
+            _STATIC["server"] = kaleido.start_sync_server(silence_warnings=True) or True
+            import atexit
+
+            atexit.register(kaleido.stop_sync_server, silence_warnings=True)
+        layout = fig_dict.get("layout", {})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "kopts is ignored when using a server": we start it ourselves
+            return pio.to_image(fig_dict, format="png", width=layout.get("width") or width,
+                                height=layout.get("height") or height)
+    except Exception as exc:  # noqa: BLE001 - no static copy is a lesser figure, not a failure
+        if "failed" not in _STATIC:
+            _STATIC["failed"] = exc
+            log(f"figures have no PNG copy for nbconvert or GitHub ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}); install kaleido and Chrome or Chromium for one")
+        return None
+
+
 pio.renderers["aebook-page"] = PageRenderer()
+pio.renderers["aebook-notebook"] = NotebookFigureRenderer()
 if quarto_rendering():
     pio.renderers.default = "aebook-page"
+elif in_jupyter_kernel() and pio.renderers.default != "colab":  # Colab draws with its own renderer
+    pio.renderers.default = "aebook-notebook"
 
 SLIDER_BOX = dict(x=0.06, len=0.88, pad=dict(t=10))  # inset, so the end labels are not cut off
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",

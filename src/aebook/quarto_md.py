@@ -1,14 +1,79 @@
 """Turn Quarto-only Markdown into plain Jupyter Markdown, for chapters read as notebooks.
 
 Quarto resolves cross-references (``@fig-…``, ``@sec-…``), citations (``[@key]``),
-callout blocks (``::: {.callout-tip}``) and heading attributes (``{#sec-…}``) when it
-renders; Jupyter does not. These functions do the same in a simple, readable way.
+callout blocks (``::: {.callout-tip}``), heading attributes (``{#sec-…}``) and inline
+values (`` `{python} expr` ``) when it renders; Jupyter does not. These functions do the
+same in a simple, readable way: the first four when the notebook is written, the inline
+values when it runs (``prose``, called by a hidden-source cell in place of the paragraph).
 """
 
 from __future__ import annotations
 
+import ast
 import re
+import sys
+import unicodedata
+from collections.abc import Mapping
 from pathlib import Path
+
+INLINE = re.compile(r"(^|[^`])`\{python\}[ \t]([^`]+)`")
+
+
+class InlineError(RuntimeError):
+    """An inline value of a paragraph could not be computed (usually: the cells above it have not run)."""
+
+
+def inline_expressions(source: str) -> list[str]:
+    """The inline `` `{python} expr` `` expressions of a Markdown text, in order."""
+    return [m.group(2).strip() for m in INLINE.finditer(source)]
+
+
+def inline_markdown(data: Mapping[str, object]) -> str:
+    """An inline result as Markdown, by Quarto's rule: ``text/markdown`` as is; a quoted
+    ``text/plain`` string without its quotes, its formatting characters escaped; any other
+    ``text/plain`` as is.
+
+    Quarto escapes every punctuation mark; this escapes only those that could start
+    formatting in Jupyter's Markdown, so a notebook's text keeps ``2,000`` readable.
+    """
+    if "text/markdown" in data:
+        return str(data["text/markdown"])
+    text = str(data.get("text/plain", ""))
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        try:
+            text = str(ast.literal_eval(text))  # the string itself, not its repr
+        except (ValueError, SyntaxError):
+            text = text[1:-1]
+        text = re.sub(r"([\\`*_\[\]<>$|])", r"\\\1", text)
+    return text
+
+
+def prose(text: str, namespace: dict | None = None) -> None:
+    """Show ``text`` as Markdown with every `` `{python} expr` `` replaced by its value, as Quarto does.
+
+    A chapter read as a notebook calls this in a hidden-source cell where the page has a
+    paragraph with values, so every Jupyter front end shows the numbers of the reader's run.
+    Expressions are evaluated in the notebook's namespace (``namespace``, else the caller's).
+    """
+    from IPython.core.getipython import get_ipython
+    from IPython.display import display
+
+    shell = get_ipython()
+    scope = namespace if namespace is not None else (shell.user_ns if shell is not None
+                                                     else sys._getframe(1).f_globals)
+    rendered: dict[str, str] = {}
+    for expr in dict.fromkeys(inline_expressions(text)):
+        try:
+            value = eval(expr, scope)  # noqa: S307 - the chapter's own expression, as Quarto evaluates it
+        except Exception as exc:  # noqa: BLE001 - said in one line, below
+            raise InlineError(f"the text of this cell shows `{expr}`, which failed with {type(exc).__name__}: "
+                              f"{exc}. Run the cells above it first (Run > Run All Above).") from None
+        data = shell.display_formatter.format(value)[0] if shell is not None else {"text/plain": repr(value)}
+        rendered[expr] = inline_markdown(data)
+    markdown = INLINE.sub(lambda m: m.group(1) + rendered[m.group(2).strip()], text.strip("\n"))
+    display({"text/markdown": markdown, "text/plain": markdown}, raw=True,
+            metadata={"aebook": {"inline": rendered}})
+
 
 HEADING_ID = re.compile(r"^(#+ [^\n]*?)[ \t]*\{([^}\n]*)\}[ \t]*$", re.M)
 CALLOUT = re.compile(r"^:::+[ \t]*\{\.callout-(\w+)[^}\n]*\}[ \t]*\n(?:#+ ([^\n]*)\n)?(.*?)^:::+[ \t]*$",
@@ -32,18 +97,73 @@ def section_titles(texts: list[str]) -> dict[str, str]:
     return titles
 
 
+def bib_fields(path: Path) -> dict[str, dict[str, str]]:
+    """Every entry of a BibTeX file: key -> {field: value}, braces and ``--`` made plain.
+
+    Parsed here rather than with pybtex: the book's own file has one entry layout, and a
+    notebook needs only a short label per citation and a plain reference list.
+    """
+    entries: dict[str, dict[str, str]] = {}
+    text = path.read_text(encoding="utf-8")
+    for kind, key, body in re.findall(r"@(\w+)\s*\{\s*([^,\s]+)\s*,(.*?)\n\}", text, re.S):
+        fields = {"type": kind.lower()}
+        for name, value in re.findall(r"^\s*(\w+)\s*=\s*\{(.*?)\}\s*,?\s*$", body, re.M | re.S):
+            fields[name.lower()] = re.sub(r"\s+", " ", _tex_to_text(value)).strip()
+        entries[key] = fields
+    return entries
+
+
+_ACCENTS = {'"': "\u0308", "'": "\u0301", "`": "\u0300", "^": "\u0302", "~": "\u0303", "c": "\u0327"}
+_LETTERS = {"AA": "Å", "aa": "å", "o": "ø", "O": "Ø", "ss": "ß", "ae": "æ", "AE": "Æ"}
+
+
+def _tex_to_text(value: str) -> str:
+    """BibTeX text as plain Unicode: accents (``{\\"o}`` -> ö), letters (``{\\AA}`` -> Å), no braces."""
+    value = re.sub(r"\\([\"'`^~c])\s*\{?(\w)\}?", lambda m: m.group(2) + _ACCENTS[m.group(1)], value)
+    value = re.sub(r"\\(AA|aa|ss|ae|AE|o|O)\b\s*", lambda m: _LETTERS[m.group(1)], value)
+    value = value.replace("{", "").replace("}", "").replace("--", "–").replace("\\", "")
+    return unicodedata.normalize("NFC", value)
+
+
+def _surnames(fields: dict[str, str], key: str) -> list[str]:
+    """The authors' family names ("van der Maaten, Laurens" -> "van der Maaten")."""
+    return [n.split(",")[0].strip().strip("\"'") for n in fields.get("author", key).split(" and ")]
+
+
 def bib_entries(path: Path) -> dict[str, str]:
     """Map citation keys to a short "Author Year" label, read from a BibTeX file."""
-    entries = {}
-    for key, body in re.findall(r"@\w+\s*\{\s*([^,\s]+)\s*,(.*?)\n\}", path.read_text(encoding="utf-8"), re.S):
-        author = re.search(r"author\s*=\s*\{(.*?)\}\s*,?\s*\n", body, re.S)
-        year = re.search(r"year\s*=\s*\{?(\d{4})", body)
-        names = [n.split(",")[0].strip(" {}") for n in (author.group(1) if author else key).split(" and ")]
-        names = [re.sub(r"[{}\\\"']", "", n) for n in names]
+    labels = {}
+    for key, fields in bib_fields(path).items():
+        names = _surnames(fields, key)
         who = names[0] if len(names) == 1 else (f"{names[0]} and {names[1]}" if len(names) == 2
                                                 else f"{names[0]} et al.")
-        entries[key] = f"{who} {year.group(1) if year else ''}".strip()
-    return entries
+        labels[key] = f"{who} {fields.get('year', '')}".strip()
+    return labels
+
+
+def reference_list(path: Path, keys: list[str] | None = None) -> str:
+    """A Markdown list of the works cited (``keys``, default all), sorted by author then year."""
+    entries = bib_fields(path)
+    keys = [k for k in (keys if keys is not None else entries) if k in entries]
+    lines = []
+    for key in sorted(keys, key=lambda k: (_surnames(entries[k], k)[0].lower(), entries[k].get("year", ""))):
+        f = entries[key]
+        authors = [" ".join(reversed([part.strip() for part in n.split(",", 1)])) for n in f.get("author", "").split(" and ")]
+        who = ", ".join(authors[:-1]) + " and " + authors[-1] if len(authors) > 1 else authors[0]
+        venue = f.get("journal") or f.get("booktitle") or (f"arXiv:{f['eprint']}" if "eprint" in f else "")
+        where = ", ".join(x for x in (venue, f.get("volume", ""), f.get("pages", "")) if x)
+        link = (f"https://doi.org/{f['doi']}" if "doi" in f else f.get("url", ""))
+        parts = [f"{who} ({f.get('year', 'n.d.')}).", f"*{f.get('title', key)}*."]
+        parts += [f"{where}."] if where else []
+        parts += [f"<{link}>"] if link else []
+        lines.append("- " + " ".join(parts))
+    return "\n".join(lines)
+
+
+def cited_keys(texts: list[str], bib: Mapping[str, str]) -> list[str]:
+    """The BibTeX keys cited in Quarto texts (``[@key]`` or ``@key``), in order of first citation."""
+    found = (m.group(1) for text in texts for m in re.finditer(r"(?<![\w`])@([A-Za-z][\w:.\-]*\w)", text))
+    return list(dict.fromkeys(k for k in found if k in bib))
 
 
 def plain_markdown(text: str, figures: dict[str, int], tables: dict[str, int],

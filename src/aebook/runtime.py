@@ -21,6 +21,7 @@ TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 CHOICES = {  # every switch with a fixed set of values; paths (AEBOOK_DATA_DIR, ...) take any folder
     "AEBOOK_SMOKE": TRUE + FALSE,
     "AEBOOK_PROGRESS": TRUE + FALSE,
+    "AEBOOK_STATIC_FIGURES": TRUE + FALSE,
     "AEBOOK_DATA": ("fashion-mnist", "standin"),
     "AEBOOK_EMOJI": ("auto", "hub", "font"),
     "AEBOOK_DEVICE": ("cpu", "cuda", "mps"),
@@ -128,6 +129,17 @@ def project_root() -> Path:
     if (checkout / "_quarto.yml").exists():
         return checkout
     return Path.cwd().resolve()
+
+
+def repository() -> str | None:
+    """The book's repository address, configured once as ``book: repo-url`` in ``_quarto.yml``."""
+    import yaml
+
+    try:
+        config = yaml.safe_load((project_root() / "_quarto.yml").read_text(encoding="utf-8")) or {}
+    except OSError:
+        return None
+    return (config.get("book") or {}).get("repo-url")
 
 
 def data_dir() -> Path:

@@ -16,6 +16,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from aebook.runtime import repository
+
 PLOTLY_DIR = Path("site_libs") / "aebook"
 _SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.S | re.I)
 _REMOTE_SRC = re.compile(r"""<script\b[^>]*\bsrc=["']https?://[^"']*["'][^>]*>\s*</script>""", re.I)
@@ -138,6 +140,22 @@ def file_friendly_page(html: str) -> str:
                                      f'{m.group(0)}', html)
 
 
+_NOTEBOOK_LINK = re.compile(r'(<a href="(?:\.\./)*notebooks/([\w.\-]+\.ipynb)" download="[^"]*">[^<]*</a>)')
+
+
+def colab_links(html: str, repo_url: str | None) -> str:
+    """After each link to a chapter's notebook, a link that opens the same notebook in Google Colab.
+
+    Colab opens notebooks from GitHub, so the address comes from ``book: repo-url`` (the
+    notebooks are committed under ``notebooks/``); without one the page is left as it is.
+    """
+    match = re.match(r"https://github\.com/([^/]+/[^/#?]+?)(?:\.git)?/?$", repo_url or "")
+    if not match or "colab.research.google.com" in html:
+        return html
+    base = f"https://colab.research.google.com/github/{match.group(1)}/blob/main/notebooks/"
+    return _NOTEBOOK_LINK.sub(lambda m: f'{m.group(1)} or <a href="{base}{m.group(2)}">open it in Colab</a>', html)
+
+
 def offline_site(out_dir: Path, pages: list[Path] | None = None, steps: list[str] | None = None) -> list[Path]:
     """Rewrite every page of a rendered site in place; copy plotly.js once into ``site_libs``.
 
@@ -151,12 +169,13 @@ def offline_site(out_dir: Path, pages: list[Path] | None = None, steps: list[str
     done = file_friendly(out_dir)
     if steps is not None:
         steps.extend(done)
+    repo_url = repository()
     classic = (out_dir / PLOTLY_DIR / "quarto-classic.js").exists()
     searchable = (out_dir / PLOTLY_DIR / "search-index.js").exists()
     for page in pages or sorted(out_dir.rglob("*.html")):
         text = page.read_text(encoding="utf-8")
         rel = os.path.relpath(target, page.parent).replace(os.sep, "/")
-        new = offline_page(text, rel)
+        new = colab_links(offline_page(text, rel), repo_url)
         if classic and searchable:
             new = file_friendly_page(new)
         if new != text:

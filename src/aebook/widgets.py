@@ -1,7 +1,7 @@
-"""Interactive figures written in plain JavaScript (``assets/widgets/``), fed with real data.
+"""Interactive figures written in plain JavaScript (``aebook/web/``), fed with real data.
 
 A widget is shown by a notebook cell as one HTML output: a ``<div>``, its data as JSON,
-and the widget's scripts inlined from ``assets/widgets``. Nothing is fetched from the
+and the widget's scripts inlined from ``aebook/web``. Nothing is fetched from the
 network, so it works the same in a Quarto page, an nbconvert export and Jupyter.
 """
 
@@ -16,18 +16,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from aebook.runtime import project_root
 
 SHARED = ("common.js",)
 
 
 def assets_dir() -> Path:
     """The folder holding the widgets' JavaScript and CSS."""
-    return project_root() / "assets" / "widgets"
+    return Path(__file__).resolve().parent / "web"  # package data: found in a clone and in an install
 
 
 def widget_names() -> list[str]:
-    """Every widget shipped in ``assets/widgets`` (one ``<name>.js`` each, besides ``common.js``)."""
+    """Every widget shipped in ``aebook/web`` (one ``<name>.js`` each, besides ``common.js``)."""
     return sorted(p.stem for p in assets_dir().glob("*.js") if p.name not in SHARED)
 
 
@@ -79,7 +78,7 @@ class Widget:
 
     def __init__(self, name: str, data: dict, height: int | None = None) -> None:
         if name not in widget_names():
-            raise ValueError(f"no widget named {name!r}; assets/widgets has {', '.join(widget_names())}")
+            raise ValueError(f"no widget named {name!r}; aebook/web has {', '.join(widget_names())}")
         self.name, self.data, self.height = name, data, height
 
     def _repr_html_(self) -> str:
