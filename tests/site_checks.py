@@ -140,7 +140,8 @@ def search_hits(page, query: str) -> int:
 
 
 def widgets_respond(page) -> list[str]:
-    """Poke every widget (its first slider, else its second button) and report those whose drawing did not change."""
+    """Poke every widget (the control its ``data-poke`` names, else its first slider, else its second button)
+    and report those whose drawing did not change."""
     return page.evaluate(r"""async () => {
       const stale = [];
       const snapshot = w => [...w.querySelectorAll('canvas')].map(c => { try { return c.toDataURL(); } catch (e) { return ''; } }).join('|') + (w.dataset.state || '');
@@ -150,7 +151,9 @@ def widgets_respond(page) -> list[str]:
         const before = snapshot(w);
         const slider = w.querySelector('input[type=range]');
         const buttons = w.querySelectorAll('button, canvas.aew-thumb');
-        if (slider) { slider.value = slider.max; slider.dispatchEvent(new Event('input', {bubbles: true})); }
+        const poke = w.dataset.poke && w.querySelector(w.dataset.poke);  // a widget may name its own control
+        if (poke) poke.click();
+        else if (slider) { slider.value = slider.max; slider.dispatchEvent(new Event('input', {bubbles: true})); }
         else if (buttons.length > 1) buttons[1].click();
         else { const c = w.querySelector('canvas'); const r = c.getBoundingClientRect();
                for (const t of ['pointerdown', 'pointermove', 'pointerup', 'mousemove', 'click'])

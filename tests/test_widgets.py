@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 import torch
 
+from aebook import playground as G
 from aebook import widgets as W
 from aebook.models import ConvAutoencoder, ConvVAE, LinearAutoencoder
 from browser import browser, screenshot_dir, visit
@@ -49,6 +55,9 @@ def build(name):
         return W.latent_plane({"autoencoder": ae2, "VAE": vae2}, x, y, [str(i) for i in range(10)])
     if name == "bottleneck":
         return W.bottleneck({"fc": LinearAutoencoder(8).eval(), "conv": conv}, x[:2], ["a", "b"])
+    if name == "trainer":
+        x, y = trainer_images()
+        return G.trainer(x, y, [str(i) for i in range(10)])
     raise AssertionError(f"widget {name} has no test: add one here")
 
 
@@ -63,7 +72,7 @@ def open_widget(b, tmp_path, name):
 
 
 def test_every_widget_in_assets_has_a_test():
-    assert W.widget_names() == ["bottleneck", "flatten", "latent2d", "traverse"]
+    assert W.widget_names() == ["bottleneck", "flatten", "latent2d", "trainer", "traverse"]
     for name in W.widget_names():
         assert build(name).name == name
 
@@ -158,3 +167,119 @@ def test_live_decoder_matches_pytorch_drags_and_toggles(tmp_path):
         assert page.get_attribute(".aebook-widget", "data-state").startswith("1|")
         page.screenshot(path=str(screenshot_dir() / "widget-latent2d.png"))
         assert v.errors == [] and v.outside == []
+
+
+# ---- the in-page trainer (web/trainer.js) and its PyTorch twin (aebook.playground) ----
+
+def trainer_images(n=60):
+    """Clothing-like test images: a bright block whose place depends on the class, plus noise, with exact zeros."""
+    g = torch.Generator().manual_seed(2)
+    y = torch.arange(n) % 10
+    x = torch.zeros(n, 1, 28, 28)
+    for i, c in enumerate(y.tolist()):
+        x[i, 0, 4 + c: 14 + c, 6:22] = 0.5 + 0.5 * torch.rand(10, 16, generator=g)
+    return G.as_bytes(x), y
+
+
+def run_node(job: dict) -> dict:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("the trainer's gradient check did not run: no `node` on PATH (apt-get install nodejs)")
+    done = subprocess.run([node, str(Path(__file__).with_name("trainer_node.js"))], input=json.dumps(job),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize("vae", [False, True], ids=["autoencoder", "vae"])
+@pytest.mark.parametrize("optimiser", ["sgd", "adam"])
+def test_trainer_gradients_agree_with_pytorch(vae, optimiser):
+    """One step of the page's network (same weights, batch and noise) against autograd: weights agree to 1e-5."""
+    x, _ = trainer_images(16)
+    x = x.reshape(16, -1).double()
+    eps = torch.randn(16, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    job = dict(job="step", seed=7, hidden=64, pixels=784, x=x.flatten().tolist(), n=16, vae=vae, beta=1.5,
+               eps=eps.flatten().tolist(), lr=0.05, optimiser=optimiser, steps=1)
+    page = run_node(job)
+    model = G.TinyAE(64, 784, seed=7)
+    for name in G.SHAPES:  # the same initial weights, drawn from the same generator
+        assert torch.equal(torch.tensor(page["before"][name], dtype=torch.float64), getattr(model, name).detach().flatten())
+    opt = (torch.optim.SGD if optimiser == "sgd" else torch.optim.Adam)(model.parameters(), lr=0.05)
+    out = G.losses(model, x, vae, 1.5, eps)
+    opt.zero_grad()
+    out["loss"].backward()
+    opt.step()
+    assert page["losses"][0]["loss"] == pytest.approx(float(out["loss"].detach()), rel=1e-9)
+    for name in G.SHAPES:
+        if not vae and name in ("Wlv", "blv"):
+            continue  # the plain autoencoder does not use the log-variance head
+        after = torch.tensor(page["after"][name], dtype=torch.float64)
+        expected = getattr(model, name).detach().flatten()
+        assert torch.allclose(after, expected, rtol=1e-5, atol=1e-12), name
+        moved = expected - torch.tensor(page["before"][name], dtype=torch.float64)
+        assert moved.abs().max() > 0, f"{name} did not move"  # and the check above is not vacuous
+        assert (after - expected).abs().max() <= 1e-6 * moved.abs().max(), name
+
+
+def test_trainer_replays_the_pytorch_run_in_the_browser(tmp_path):
+    """The page's fixed-seed run is the chapter's replay: same losses, same codes, for both models."""
+    x, y = trainer_images()
+    widget = G.trainer(x, y, [str(i) for i in range(10)])
+    (tmp_path / "trainer.html").write_text(widget.page())
+    with browser() as b, visit(b, tmp_path / "trainer.html") as v:
+        page = v.page
+        for button, settings in (("ae", G.TrainerSettings()), ("vae", G.TrainerSettings(vae=True))):
+            page.click(f"[data-act={button}]")
+            state = page.evaluate("() => document.querySelector('.aebook-widget').train(120)")
+            run = G.Run(x, settings)
+            for _ in range(120):
+                run.step()
+            # not bit for bit: sums run in another order, and Adam magnifies the last digits a little
+            assert [h["loss"] for h in state["history"]] == pytest.approx([h["loss"] for h in run.history], rel=1e-6)
+            codes = torch.tensor(state["codes"], dtype=torch.float64).reshape(-1, 2)
+            assert torch.allclose(codes, run.codes(), rtol=1e-4, atol=1e-5)
+            stats = G.code_stats(run.codes())
+            assert state["mean"] == pytest.approx(stats["mean"], rel=1e-4, abs=1e-5)
+            assert state["variance"] == pytest.approx(stats["variance"], rel=1e-4)
+        assert v.errors == [] and v.outside == []
+
+
+def test_trainer_plays_pauses_resets_and_stops_a_divergence(tmp_path):
+    x, y = trainer_images()
+    (tmp_path / "trainer.html").write_text(G.trainer(x, y, [str(i) for i in range(10)]).page())
+    with browser() as b, visit(b, tmp_path / "trainer.html") as v:
+        page = v.page
+        plane, pairs = canvas_pixels(page, "canvas.aew-plane"), canvas_pixels(page, "canvas >> nth=2")
+        page.click("[data-act=play]")
+        page.wait_for_function("+document.querySelector('.aebook-widget').dataset.steps > 150", timeout=30_000)
+        page.wait_for_timeout(400)
+        page.click("[data-act=play]")  # pause
+        state = page.evaluate("() => document.querySelector('.aebook-widget').state()")
+        losses = [h["loss"] for h in state["history"]]
+        assert sum(losses[-20:]) / 20 < 0.8 * sum(losses[:5]) / 5, "the loss did not fall"
+        assert canvas_pixels(page, "canvas.aew-plane") != plane, "the scatter did not move"
+        assert canvas_pixels(page, "canvas >> nth=2") != pairs, "the reconstructions did not change"
+        assert "steps/s" not in page.inner_text(".aew-readout")  # paused: no rate shown
+        steps = state["steps"]
+        page.wait_for_timeout(300)
+        assert int(page.get_attribute(".aebook-widget", "data-steps")) == steps  # paused means paused
+        page.click("[data-act=reset]")
+        assert page.get_attribute(".aebook-widget", "data-steps") == "0"
+        page.select_option("[data-knob=lr]", "1")
+        page.click("[data-act=play]")
+        page.wait_for_function("document.querySelector('.aebook-widget').dataset.diverged === 'true'", timeout=30_000)
+        assert "Diverged at step" in page.inner_text(".aew-readout")
+        assert page.inner_text("[data-act=play]") == "▶ play"
+        assert v.errors == [] and v.outside == []
+
+
+def test_replay_reports_learning_collapse_and_divergence():
+    """The chapter's claims come from replays: a normal run learns, a learning rate of 1 diverges."""
+    x, y = trainer_images()
+    calm = G.replay(x, y, G.TrainerSettings(), 150)
+    assert calm.diverged_at is None and calm.end_loss < 0.8 * calm.start_loss
+    assert calm.end_knn >= calm.start_knn and len(calm.variance) == 2 and calm.kl == 0
+    vae = G.replay(x, y, G.TrainerSettings(vae=True), 150)
+    assert vae.kl > 0 and sum(vae.variance) < sum(calm.variance)  # the KL term pulls the codes in
+    wild = G.replay(x, y, G.TrainerSettings(lr=1.0), 150)
+    assert wild.diverged_at is not None and wild.steps == wild.diverged_at

@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, chapters in smoke mode")
     parser.add_argument("--out", type=Path, default=project_root() / "BENCHMARKS.md")
+    parser.add_argument("--trainer", action="store_true",
+                        help="time only the in-page trainer, and update its section of BENCHMARKS.md")
     parser.add_argument("--chapters", nargs="+", metavar="STEM", default=None,
                         help="time only these chapters (e.g. 01-fully-connected); default: all of them")
     args = parser.parse_args(argv)
@@ -42,6 +44,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"note: {str(exc).splitlines()[0]} Measuring on the generated stand-in instead.")
             os.environ["AEBOOK_DATA"] = "standin"  # chapter kernels inherit it
             data = load_fashion_mnist()
+    trainer = trainer_section(data)
+    if args.trainer:
+        old = args.out.read_text(encoding="utf-8") if args.out.exists() else "# Benchmarks\n"
+        args.out.write_text(with_section(old, trainer), encoding="utf-8")
+        print(f"wrote the in-page trainer's section of {args.out}")
+        return 0
     root = data_dir() / ("standin" if data.is_standin else "")
     n = 2_048 if args.smoke else 55_000
     x = bench.idx_images(root, n)
@@ -78,9 +86,42 @@ def main(argv: list[str] | None = None) -> int:
     kept = ""  # the baselines tables (make baselines) outlive a new benchmark run
     if args.out.exists() and "## Baselines" in (old := args.out.read_text(encoding="utf-8")):
         kept = "\n" + old[old.index("## Baselines"):]
-    args.out.write_text(markdown(figures, data.is_standin, args.smoke) + kept, encoding="utf-8")
+    text = with_section(markdown(figures, data.is_standin, args.smoke) + kept, trainer)
+    args.out.write_text(text, encoding="utf-8")
     print(f"wrote {args.out}")
     return 0
+
+
+TRAINER_TITLE = "## In-page trainer"
+
+
+def trainer_section(data) -> str:
+    """The in-page trainer's speed in headless Chromium, as a BENCHMARKS.md section (printed as figures too)."""
+    rates = bench.trainer_steps_per_second(data)
+    for kind, rate in rates.items():
+        print(f"trainer_steps_per_second_{kind}: {rate:.3f} steps/s", flush=True)
+    met = "yes" if rates["playing"] >= 50 else "no"
+    return "\n".join([
+        TRAINER_TITLE, "",
+        f"The widget of chapter 4 (`web/trainer.js`: 784-64-2-64-784, batch 32, Adam, double precision) "
+        f"in headless Chromium on this machine, measured {datetime.date.today().isoformat()} on "
+        f"{'the stand-in' if data.is_standin else f'{len(data.train):,} Fashion-MNIST training images'}:", "",
+        "| figure | steps per second |", "| --- | ---: |",
+        f"| training only (`train(300)`, no drawing) | {rates['compute']:.0f} |",
+        f"| playing, views redrawn 5 times a second (the rate the widget shows) | {rates['playing']:.0f} |", "",
+        f"Goal: at least 50 steps per second while playing. Met: {met}.", ""])
+
+
+def with_section(text: str, section: str) -> str:
+    """``text`` with its in-page trainer section replaced by ``section`` (inserted before the baselines if absent)."""
+    if TRAINER_TITLE in text:
+        start = text.index(TRAINER_TITLE)
+        nxt = text.find("\n## ", start + len(TRAINER_TITLE))
+        return text[:start] + section + ("\n" + text[nxt + 1:] if nxt != -1 else "")
+    if "## Baselines" in text:
+        i = text.index("## Baselines")
+        return text[:i] + section + "\n" + text[i:]
+    return text.rstrip("\n") + "\n\n" + section
 
 
 def markdown(figures: list[tuple[str, float, str]], standin: bool, smoke: bool) -> str:

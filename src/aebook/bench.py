@@ -177,3 +177,40 @@ def machine() -> dict[str, str]:
             "Python": platform.python_version(), "torch": torch.__version__,
             "torchvision": torchvision.__version__, "scikit-learn": sklearn.__version__,
             "plotly": plotly.__version__}
+
+
+def trainer_steps_per_second(data: object, batch: int = 32, steps: int = 300, play_seconds: float = 5.0) -> dict:
+    """Training speed of the in-page trainer (web/trainer.js) in headless Chromium, on the chapter's images.
+
+    ``compute``: ``steps`` updates back to back at ``batch`` images (no drawing); ``playing``: the
+    rate the widget itself reports after ``play_seconds`` of play, with its views redrawn as on the page.
+    """
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    from aebook import playground
+
+    browser_path = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+    if browser_path is None:
+        raise RuntimeError("no Chromium on PATH: the in-page trainer cannot be timed")
+    x, y = playground.pick_images(data.train.x, data.train.y, per_class=30)
+    widget = playground.trainer(playground.as_bytes(x), y, data.classes,
+                                playground.TrainerSettings(batch=batch))
+    with tempfile.TemporaryDirectory() as folder, sync_playwright() as p:
+        page_file = Path(folder) / "trainer.html"
+        page_file.write_text(widget.page(), encoding="utf-8")
+        b = p.chromium.launch(executable_path=browser_path, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = b.new_page()
+            page.goto(page_file.as_uri())
+            compute = page.evaluate(f"""() => {{ const w = document.querySelector('.aebook-widget');
+                w.train(20); const t = performance.now(); w.train({steps});
+                const rate = {steps} / ((performance.now() - t) / 1000);
+                w.querySelector('[data-act=reset]').click(); return rate; }}""")
+            page.click("[data-act=play]")
+            page.wait_for_timeout(int(play_seconds * 1000))
+            playing = page.evaluate("() => document.querySelector('.aebook-widget').state().rate")
+        finally:
+            b.close()
+    return {"compute": compute, "playing": playing}
