@@ -55,12 +55,14 @@ def test_smoke_benchmark_prints_name_value_unit(tmp_path):
                          capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-2000:]
     lines = [line for line in run.stdout.strip().splitlines() if not line.startswith("note: ")]
-    figures = dict(re.fullmatch(r"([a-z0-9_]+): ([0-9.]+) (s|x|MB|MiB|GFLOP/s)", line).group(1, 2) for line in lines[:-1])
+    figures = dict(re.fullmatch(r"([a-z0-9_]+): ([0-9.]+) (s|x|MB|MiB|GFLOP/s|steps/s)", line).group(1, 2) for line in lines[:-1])
     for name in ("fc_epoch_ratio", "conv_epoch_ratio", "book_cold_total", "book_warm_total",
                  "chapter_01_fully_connected_cold", "chapter_01_fully_connected_warm",
-                 "page_weight_01_fully_connected", "peak_memory"):
+                 "page_weight_01_fully_connected", "peak_memory", "trainer_steps_per_second_compute",
+                 "trainer_steps_per_second_playing"):
         assert name in figures and float(figures[name]) > 0
     expected = float(figures["fc_epoch_seconds"]) / float(figures["fc_epoch_seconds_dataloader"])
     assert abs(float(figures["fc_epoch_ratio"]) - expected) < 0.002 + 0.01 * expected
     text = out.read_text()
     assert "## Machine" in text and "| fc_epoch_ratio | ≤ 0.2 |" in text and "smoke" in text
+    assert "## In-page trainer" in text and "Goal: at least 50 steps per second while playing" in text

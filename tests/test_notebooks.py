@@ -152,7 +152,6 @@ def test_setup_cell_installs_the_package_outside_a_clone(tmp_path):
     project, as from the repository) and then finds everything it ships: prose, widgets, face list."""
     import shutil
     import subprocess
-    import sys
     import sysconfig
     import venv
 

@@ -109,6 +109,27 @@ def test_extra_objective_terms_are_logged(tiny_splits):
     assert history.terms["recon_loss"] == pytest.approx(history.train_loss)
 
 
+def test_best_weights_are_chosen_on_the_objectives_select_on_term(tiny_splits):
+    """An objective can name the term that picks the best weights (the mood head: reconstruction only)."""
+    class Selecting:
+        select_on = "recon_loss"
+
+        def __init__(self):
+            self.calls = 0
+
+        def __call__(self, model, x):
+            x_hat, _ = model(x)
+            recon_loss = ((x_hat - x) ** 2).mean()
+            self.calls += 1  # a total that only grows: selecting on it would keep the first validation
+            return {"loss": recon_loss + 1e3 * self.calls, "recon_loss": recon_loss}
+
+    history = fit(LinearAutoencoder(8), tiny_splits.train.x, tiny_splits.val.x,
+                  TrainConfig(steps=40, eval_every=10, lr=1e-2), objective=Selecting(), progress=False)
+    assert max(history.val_loss) < 1.0  # validations record the reconstruction term, not the growing total
+    assert history.best_val == min(history.val_loss)
+    assert history.best_step != history.step[0]  # on the total, the first validation would have been "best"
+
+
 def test_progress_is_off_while_quarto_renders(monkeypatch):
     from aebook.train import progress_mode
 

@@ -1,10 +1,11 @@
 """Latent arithmetic: attribute vectors, adding them with a strength, and scoring the result.
 
 An attribute vector v points from faces without an attribute to faces with it. Adding
-α·v to a face's code and decoding should add the attribute and keep the face. Two
-scores say whether it did: a linear probe for the attribute, trained on the codes of
-real emoji, read on the re-encoded result; and whether the result's nearest real emoji
-(in pixels) is still the face we started from.
+α·v to a face's code and decoding should add the attribute and keep the face. Three
+scores say whether it did (``arithmetic_scores``): a linear probe for the attribute,
+trained on the codes of real emoji, read on the re-encoded result (direction); how much
+the image changed where the attribute lives (magnitude); and whether the result's nearest
+real emoji without the attribute is still the face we started from (identity).
 """
 
 from __future__ import annotations
@@ -81,17 +82,41 @@ def fit_probe(z: torch.Tensor, has: np.ndarray | torch.Tensor) -> Probe:
     return Probe(clf)
 
 
-@torch.no_grad()
-def transfer_scores(model: nn.Module, faces: torch.Tensor, targets: list[int], v: torch.Tensor,
-                    probe: Probe, alpha: float = 1.0) -> dict[str, np.ndarray]:
-    """For each target face: add α·v to its code, decode, and score the result.
+def attribute_region(faces: torch.Tensor, has: np.ndarray | torch.Tensor, share: float = 0.1) -> torch.Tensor:
+    """Where the attribute shows: the ``share`` of pixels (H, W) at which the mean face with the
+    attribute differs most from the mean face without it (summed over colour channels)."""
+    has = torch.as_tensor(np.asarray(has), dtype=torch.bool)
+    gap = (faces[has].mean(0) - faces[~has].mean(0)).abs().sum(0)  # (H, W)
+    return gap >= torch.quantile(gap.flatten(), 1 - share)
 
-    ``attribute``: the probe's probability on the re-encoded image. ``kept``: 1 when the
-    nearest real face in pixels is still the target. Both are arrays over ``targets``.
+
+def region_change(before: torch.Tensor, after: torch.Tensor, region: torch.Tensor) -> np.ndarray:
+    """Mean absolute change of each image (N, C, H, W) inside ``region`` (H, W): how visibly it moved there."""
+    return (after - before).abs().mean(1)[:, region].mean(1).numpy()
+
+
+def random_like(v: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """A random direction with the norm of ``v``: the control every attribute vector must beat."""
+    r = torch.randn(v.shape, generator=torch.Generator().manual_seed(seed), dtype=v.dtype)
+    return r / r.norm() * v.norm()
+
+
+@torch.no_grad()
+def arithmetic_scores(model: nn.Module, faces: torch.Tensor, targets: list[int], v: torch.Tensor, probe: Probe,
+                      region: torch.Tensor, pool: list[int], alpha: float = 1.0) -> dict[str, np.ndarray]:
+    """Three scores per target face for z + α·v, each compared with adding nothing (the reconstruction).
+
+    ``attribute``: the probe's probability on the re-encoded result. ``change``: the mean
+    absolute pixel change from the plain reconstruction inside the attribute's ``region``,
+    how visible the edit is. ``kept``: 1 when, among the faces in ``pool`` (the faces
+    *without* the attribute, so a successful transfer is not matched to the attribute's own
+    source faces), the nearest to the result in pixels is still the target.
     """
     z = encode_all(model, faces[targets])
+    plain = decode_all(model, z)
     images = decode_all(model, add_attribute(z, v, alpha))
-    attribute = probe.probability(encode_all(model, images))
-    distances = torch.cdist(images.flatten(1), faces.flatten(1))
-    kept = (distances.argmin(dim=1) == torch.as_tensor(targets)).numpy().astype(float)
-    return {"attribute": attribute, "kept": kept}
+    distances = torch.cdist(images.flatten(1), faces[pool].flatten(1))
+    nearest = torch.as_tensor(pool)[distances.argmin(dim=1)]
+    return {"attribute": probe.probability(encode_all(model, images)),
+            "change": region_change(plain, images, region),
+            "kept": (nearest == torch.as_tensor(targets)).numpy().astype(float)}

@@ -269,6 +269,10 @@ def _run_interruptibly(client, env: dict) -> None:
         process = getattr(getattr(getattr(client, "km", None), "provisioner", None), "process", None)
         if process is not None and process.poll() is None:
             process.kill()
+            try:
+                process.wait(timeout=10)  # reap it: a killed child left unreaped stays in the process table
+            except Exception:  # noqa: BLE001 - it was killed; nothing more to do
+                pass
         worker.join(30)
         # the kernel is gone: nbclient's exit hook would try to shut it down again, noisily
         atexit.unregister(client._cleanup_kernel)

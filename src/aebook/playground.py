@@ -206,11 +206,16 @@ def replay(images: torch.Tensor, labels: torch.Tensor, settings: TrainerSettings
     run = Run(images, settings)
     start_knn = knn_accuracy_loo(run.codes(), labels)
     diverged = None
-    for i in range(steps):
-        out = run.step()
-        if not math.isfinite(out["loss"]) or out["loss"] > 1e6:
-            diverged = i + 1
-            break
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: one thread is fastest, and spinning threads cannot crowd other work
+    try:
+        for i in range(steps):
+            out = run.step()
+            if not math.isfinite(out["loss"]) or out["loss"] > 1e6:
+                diverged = i + 1
+                break
+    finally:
+        torch.set_num_threads(threads)
     h = run.history
     tail = h[-50:] if diverged is None else h[-1:]
     stats = code_stats(run.codes()) if diverged is None else {"mean": [math.nan] * 2, "variance": [math.nan] * 2}

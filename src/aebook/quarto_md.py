@@ -113,13 +113,14 @@ def bib_fields(path: Path) -> dict[str, dict[str, str]]:
     return entries
 
 
-_ACCENTS = {'"': "\u0308", "'": "\u0301", "`": "\u0300", "^": "\u0302", "~": "\u0303", "c": "\u0327"}
+_ACCENTS = {'"': "\u0308", "'": "\u0301", "`": "\u0300", "^": "\u0302", "~": "\u0303", "c": "\u0327",
+            "v": "\u030c"}
 _LETTERS = {"AA": "Å", "aa": "å", "o": "ø", "O": "Ø", "ss": "ß", "ae": "æ", "AE": "Æ"}
 
 
 def _tex_to_text(value: str) -> str:
     """BibTeX text as plain Unicode: accents (``{\\"o}`` -> ö), letters (``{\\AA}`` -> Å), no braces."""
-    value = re.sub(r"\\([\"'`^~c])\s*\{?(\w)\}?", lambda m: m.group(2) + _ACCENTS[m.group(1)], value)
+    value = re.sub(r"\\([\"'`^~cv])\s*\{?(\w)\}?", lambda m: m.group(2) + _ACCENTS[m.group(1)], value)
     value = re.sub(r"\\(AA|aa|ss|ae|AE|o|O)\b\s*", lambda m: _LETTERS[m.group(1)], value)
     value = value.replace("{", "").replace("}", "").replace("--", "–").replace("\\", "")
     return unicodedata.normalize("NFC", value)

@@ -65,27 +65,20 @@ def emoji_config() -> TrainConfig:
                        lr_plateau_factor=0.5)
 
 
-def emoji_short_config() -> TrainConfig:
-    """The shared shorter schedule of the emoji comparison models: the same optimiser for
-    285 updates (15 passes over 600 faces), validated once per pass, best weights kept."""
-    return TrainConfig(steps=pick(15 * EMOJI_STEPS_PER_PASS, 8), batch_size=32, lr=1e-3, weight_decay=1e-5,
-                       eval_every=None)
-
-
-def emoji_autoencoder(data, latent_dim: int = 128, reference: bool = True) -> Trained:
-    """``EmojiAutoencoder`` trained on MSE + 0.05·L1: the full protocol, or the short schedule."""
-    config = emoji_config() if reference else emoji_short_config()
-    name = f"emoji-ae-d{latent_dim}" + ("" if reference else "-short")
-    return load_or_train(name, lambda: EmojiAutoencoder(latent_dim), data, config, mse_l1_objective)
+def emoji_autoencoder(data, latent_dim: int = 128) -> Trained:
+    """``EmojiAutoencoder`` trained on MSE + 0.05·L1 with the reference protocol (``emoji_config``)."""
+    return load_or_train(f"emoji-ae-d{latent_dim}", lambda: EmojiAutoencoder(latent_dim), data, emoji_config(),
+                         mse_l1_objective)
 
 
 def emoji_vae(data, latent_dim: int = 128, beta: float = 1.0) -> Trained:
-    """``EmojiVAE`` on the −ELBO, short schedule (compared with ``emoji_autoencoder(reference=False)``)."""
+    """``EmojiVAE`` on the −ELBO with the reference protocol, like the autoencoder it is compared with."""
     return load_or_train(f"emoji-vae-d{latent_dim}-beta{beta:g}", lambda: EmojiVAE(latent_dim), data,
-                         emoji_short_config(), ELBOObjective(beta=beta))
+                         emoji_config(), ELBOObjective(beta=beta))
 
 
 def emoji_with_classifier(labelled, n_classes: int, latent_dim: int = 128, weight: float = 1.0) -> Trained:
-    """``EmojiAutoencoder`` with a class head on the code, trained jointly (short schedule)."""
+    """``EmojiAutoencoder`` with a class head on the code, trained jointly with the reference protocol;
+    the best weights are those of the lowest validation reconstruction loss."""
     return load_or_train(f"emoji-aux-d{latent_dim}", lambda: EmojiAutoencoder(latent_dim, n_classes),
-                         labelled, emoji_short_config(), AuxClassifierObjective(weight))
+                         labelled, emoji_config(), AuxClassifierObjective(weight))
