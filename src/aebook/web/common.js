@@ -20,6 +20,15 @@ window.AEBook = window.AEBook || {};
     if (parent) parent.appendChild(e);
     return e;
   };
+  A.legend = function (root, classes, colours) {  // a row of coloured dots with class names
+    const legend = A.el("div", { class: "aew-row", style: "font-size: 0.8rem" }, root);
+    classes.forEach((c, i) => {
+      const item = A.el("span", {}, legend);
+      A.el("span", { text: "● ", style: `color: ${colours[i % colours.length]}` }, item);
+      item.appendChild(document.createTextNode(c));
+    });
+    return legend;
+  };
   // Draw values in [0, 1] (or bytes 0..255 when `bytes` is true) as a w x h grey image
   // scaled up without smoothing, so each pixel stays a crisp square.
   A.drawGray = function (canvas, values, w, h, bytes) {

@@ -20,12 +20,7 @@
     const right = A.el("figure", { class: "aew-panel" }, stage);
     const image = A.el("canvas", { width: 196, height: 196, class: "aew-decoded" }, right);
     const caption = A.el("figcaption", {}, right);
-    const legend = A.el("div", { class: "aew-row", style: "font-size: 0.8rem" }, root);
-    data.classes.forEach((c, i) => {
-      const item = A.el("span", {}, legend);
-      A.el("span", { text: "● ", style: `color: ${data.colours[i % data.colours.length]}` }, item);
-      item.appendChild(document.createTextNode(c));
-    });
+    A.legend(root, data.classes, data.colours);
 
     const toPixel = (m, p) => [(p[0] - m.box.x[0]) / (m.box.x[1] - m.box.x[0]) * size,
                                (1 - (p[1] - m.box.y[0]) / (m.box.y[1] - m.box.y[0])) * size];

@@ -284,12 +284,7 @@ window.AEBook = window.AEBook || {};
     const hoverFig = A.el("figure", { class: "aew-panel" }, right);
     const hover = A.el("canvas", { width: 84, height: 84, class: "aew-decoded" }, hoverFig);
     const hoverCap = A.el("figcaption", {}, hoverFig);
-    const legend = A.el("div", { class: "aew-row", style: "font-size: 0.8rem" }, root);
-    data.classes.forEach((c, i) => {
-      const item = A.el("span", {}, legend);
-      A.el("span", { text: "● ", style: `color: ${data.colours[i % data.colours.length]}` }, item);
-      item.appendChild(document.createTextNode(c));
-    });
+    A.legend(root, data.classes, data.colours);
     let box = { x: [-3, 3], y: [-3, 3] }, codes = null;
 
     function restart() {
