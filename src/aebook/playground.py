@@ -9,7 +9,6 @@ tests can check the page's hand-written gradients against autograd.
 
 from __future__ import annotations
 
-import base64
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -17,7 +16,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from aebook.widgets import Widget, b64_bytes
+from aebook.losses import kl_divergence
+from aebook.widgets import Widget, b64_bytes, b64_labels
 
 LATENT_DIM = 2
 # parameter name -> (rows, columns), in the order trainer.js draws them
@@ -87,8 +87,9 @@ def losses(model: TinyAE, x: torch.Tensor, vae: bool, beta: float, eps: torch.Te
     (``recon_loss``), plus ``beta`` times the analytic KL to N(0, I) for the VAE (Kingma and Welling
     2013, eq. 10)."""
     logits, _, mu, logvar = model(x, eps if vae else None)
+    # on logits, not losses.bernoulli_recon_loss's clamped probabilities: the page computes it this way
     recon_loss = nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="sum") / len(x)
-    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum() / len(x) if vae else torch.zeros((), dtype=x.dtype)
+    kl = kl_divergence(mu, logvar) if vae else torch.zeros((), dtype=x.dtype)
     return {"recon_loss": recon_loss, "kl": kl, "loss": recon_loss + (beta * kl if vae else 0)}
 
 
@@ -171,7 +172,7 @@ def trainer(images: torch.Tensor, labels: torch.Tensor, class_names: Sequence[st
 
     _, _, h, w = images.shape
     return Widget("trainer", dict(
-        pixels=b64_bytes(images), labels=base64.b64encode(bytes(labels.tolist())).decode("ascii"),
+        pixels=b64_bytes(images), labels=b64_labels(labels),
         width=int(w), height=int(h),
         classes=list(class_names), colours=list(PALETTE), seed=settings.seed, hidden=settings.hidden,
         lr=settings.lr, batch=settings.batch, lrs=[1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0], batches=[8, 16, 32, 64, 128],

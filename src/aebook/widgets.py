@@ -42,6 +42,11 @@ def b64_bytes(images: torch.Tensor | np.ndarray) -> str:
     return base64.b64encode(np.round(np.clip(array, 0, 1) * 255).astype(np.uint8).tobytes()).decode("ascii")
 
 
+def b64_labels(labels: torch.Tensor | np.ndarray) -> str:
+    """Base64 of class labels 0..255, one byte each (what ``AEBook.bytes`` reads)."""
+    return base64.b64encode(np.asarray(torch.as_tensor(labels).cpu(), dtype=np.uint8).tobytes()).decode("ascii")
+
+
 @torch.no_grad()
 def export_decoder(model: nn.Module, image_shape: tuple[int, int, int] = (1, 28, 28)) -> dict:
     """The model's ``decoder`` (an ``nn.Sequential``) as JSON layers that ``AEBook.Decoder`` evaluates."""
@@ -178,7 +183,7 @@ def latent_plane(models: dict[str, nn.Module], x: torch.Tensor, y: torch.Tensor,
         pad = (hi - lo) * 0.15
         lo, hi = lo - pad, hi + pad
         shipped.append(dict(name=name, decoder=export_decoder(model), points=b64_floats(z),
-                            labels=base64.b64encode(y[:n_points].numpy().astype(np.uint8).tobytes()).decode(),
+                            labels=b64_labels(y[:n_points]),
                             box=dict(x=[round(float(lo[0]), 4), round(float(hi[0]), 4)],
                                      y=[round(float(lo[1]), 4), round(float(hi[1]), 4)],
                                      start=[round(float(v), 4) for v in z.median(dim=0).values])))
