@@ -5,7 +5,7 @@ PYTHON ?= python3
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.requirements-installed
 
-.PHONY: book test test-fast serve notebooks lab smoke bench baselines ledger clean-cache
+.PHONY: book test test-fast serve notebooks lab smoke bench baselines ledger clean-cache plotly-bundle
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,12 @@ baselines: $(STAMP)  ## the book's models beside classic baselines, on the stand
 
 ledger: $(STAMP)  ## print every measured claim of the rendered book and check none is contradicted
 	$(PY) -m aebook.claims _book
+
+plotly-bundle: $(STAMP)  ## rebuild assets/plotly/ (plotly.js with only the trace types in plots.TRACE_TYPES); needs node and npm
+	cd tools/plotly-bundle && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	node tools/plotly-bundle/build.js assets/plotly/plotly-aebook.min.js \
+	  $$($(PY) -c "from aebook.plots import TRACE_TYPES; print(*TRACE_TYPES)")
+	@ls -l assets/plotly/plotly-aebook.min.js
 
 clean-cache:  ## forget trained models and t-SNE maps
 	rm -rf _cache

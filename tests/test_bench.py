@@ -57,12 +57,39 @@ def test_smoke_benchmark_prints_name_value_unit(tmp_path):
     lines = [line for line in run.stdout.strip().splitlines() if not line.startswith("note: ")]
     figures = dict(re.fullmatch(r"([a-z0-9_]+): ([0-9.]+) (s|x|MB|MiB|GFLOP/s|steps/s)", line).group(1, 2) for line in lines[:-1])
     for name in ("fc_epoch_ratio", "conv_epoch_ratio", "book_cold_total", "book_warm_total",
-                 "chapter_01_fully_connected_cold", "chapter_01_fully_connected_warm",
-                 "page_weight_01_fully_connected", "peak_memory", "trainer_steps_per_second_compute",
-                 "trainer_steps_per_second_playing"):
-        assert name in figures and float(figures[name]) > 0
+                 "chapter_01_fully_connected_cold", "chapter_01_fully_connected_warm", "chapter_warm_max",
+                 "page_weight_01_fully_connected", "page_weight_max", "plotly_bundle", "tsne_seconds_per_map",
+                 "peak_memory", "family_of_4_fc_batching_speedup", "family_of_4_conv_batching_speedup",
+                 "training_seconds_total", "plain_way_cold_estimate", "speedup_vs_plain_cold",
+                 "trainer_steps_per_second_compute", "trainer_steps_per_second_playing"):
+        assert name in figures and float(figures[name]) > 0, name
     expected = float(figures["fc_epoch_seconds"]) / float(figures["fc_epoch_seconds_dataloader"])
     assert abs(float(figures["fc_epoch_ratio"]) - expected) < 0.002 + 0.01 * expected
+    assert float(figures["chapter_warm_max"]) == float(figures["chapter_01_fully_connected_warm"])
+    assert float(figures["plotly_bundle"]) < 1.5  # the site ships the partial bundle for these pages
+    assert float(figures["page_weight_max"]) == float(figures["page_weight_01_fully_connected"])
     text = out.read_text()
-    assert "## Machine" in text and "| fc_epoch_ratio | ≤ 0.2 |" in text and "smoke" in text
+    assert "## Machine" in text and "| fc_epoch_ratio | ≤ 0.2 x |" in text and "smoke" in text
+    assert "| book_cold_total | ≤ 600 s |" in text and "| plotly_bundle | ≤ 1.5 MB |" in text
+    models = re.findall(r"^\| 01-fully-connected \| `([\w.-]+)` \| ([\d,]+) \| ([a-z ]+) \| (\d+) \|", text, re.M)
+    assert {"fc-d32", "linear-d32"} <= {m[0] for m in models}, models  # the cold run trained them
+    assert "## Slowest cells of the warm run" in text and "| 01-fully-connected | `" in text
     assert "## In-page trainer" in text and "Goal: at least 50 steps per second while playing" in text
+
+
+def test_trained_models_lists_only_new_entries(tmp_path, tiny_splits):
+    from aebook.checkpoints import load_or_train
+    from aebook.train import TrainConfig
+
+    data = tiny_splits
+    load_or_train("first", lambda: LinearAutoencoder(4), data, TrainConfig(steps=20, eval_every=10), cache=tmp_path)
+    before = {p.name for p in tmp_path.glob("*.pt")}
+    load_or_train("second", lambda: LinearAutoencoder(2), data, TrainConfig(steps=30, eval_every=10), cache=tmp_path)
+    rows = bench.trained_models(tmp_path, skip=before)
+    assert [(r["model"], r["updates"]) for r in rows] == [("second", 30)]
+    assert rows[0]["seconds"] > 0 and rows[0]["status"] in ("converged", "still improving", "stopped early")
+
+
+def test_family_batching_is_timed_both_ways():
+    alone, batched = bench.family_step_seconds(lambda: LinearAutoencoder(4), k=3, batch_size=32, steps=2)
+    assert alone > 0 and batched > 0

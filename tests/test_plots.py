@@ -30,15 +30,64 @@ def test_loss_curves_carry_the_history():
     assert list(best.x) == [200] and list(best.y) == [0.25]
 
 
-def test_latent_scatter_one_webgl_trace_per_class():
+def test_latent_scatter_one_trace_per_class():
     xy = np.random.default_rng(0).normal(size=(100, 2))
     labels = np.arange(100) % 4
     fig = plots.latent_scatter(xy, labels, ["a", "b", "c", "d"])
     assert [t.name for t in fig.data] == ["a", "b", "c", "d"]
-    assert all(isinstance(t, go.Scattergl) for t in fig.data)
+    assert all(isinstance(t, go.Scatter) for t in fig.data)
     assert sum(len(t.x) for t in fig.data) == 100
     assert list(fig.data[1].customdata) == list(range(1, 100, 4))
+    assert np.allclose(fig.data[1].x, xy[1::4, 0], atol=1e-6)
     assert "<b>b</b>" in fig.data[1].hovertemplate
+    assert not fig.layout.annotations  # every point drawn: nothing to say
+
+
+def test_a_large_map_draws_a_random_subset_and_says_so():
+    n = plots.MAP_POINTS * 3
+    xy, labels = np.random.default_rng(1).normal(size=(n, 2)), np.arange(n) % 10
+    fig = plots.latent_maps({"left": xy, "right": -xy}, labels, [str(c) for c in range(10)])
+    left, right = fig.data[:10], fig.data[10:]
+    assert sum(len(t.x) for t in left) == plots.MAP_POINTS
+    for a, b in zip(left, right):  # the same items in both panels, at their own places
+        assert list(a.customdata) == list(b.customdata)
+        idx = np.asarray(a.customdata)
+        assert (labels[idx] == int(a.name)).all() and np.allclose(b.y, -xy[idx, 1], atol=1e-6)
+    shares = np.array([len(t.x) for t in left]) / plots.MAP_POINTS
+    assert np.all(np.abs(shares - 0.1) < 0.03)  # drawn at random: every class keeps about its share
+    assert fig.layout.annotations[-1].text == f"{plots.MAP_POINTS:,} of the {n:,} points drawn, chosen at random"
+    single = plots.latent_scatter(xy, labels, [str(c) for c in range(10)])
+    assert sorted(np.concatenate([t.customdata for t in single.data])) == sorted(np.concatenate([t.customdata for t in left]))
+
+
+def test_a_large_image_grid_is_one_png_with_transparent_gaps():
+    import base64
+    import io
+
+    from PIL import Image
+
+    rows = [torch.rand(20, 1, 28, 28) for _ in range(3)]
+    fig = plots.image_grid(rows, col_titles=[str(i) for i in range(20)], gap=2)
+    assert len(fig.data) == 1 and isinstance(fig.data[0], go.Image)
+    png = Image.open(io.BytesIO(base64.b64decode(fig.data[0].source.split(",", 1)[1])))
+    assert png.mode == "LA" and png.size == (20 * 30 - 2, 3 * 30 - 2)
+    pixels = np.asarray(png)
+    assert np.abs(pixels[:28, 30:58, 0] / 255 - rows[0][1, 0].numpy()).max() <= 0.5 / 255 + 1e-6
+    assert (pixels[28:30, :, 1] == 0).all() and (pixels[:28, :28, 1] == 255).all()  # gaps transparent
+    assert list(fig.layout.xaxis.tickvals)[1] == 30 + 13.5  # titles centred on the tiles, as for the heatmap
+    assert isinstance(plots.image_grid(rows, hover=True).data[0], go.Heatmap)
+
+
+def test_figures_use_only_the_bundled_trace_types_and_the_slim_template():
+    import plotly.io as pio
+
+    figs = [plots.image_grid([torch.rand(2, 1, 28, 28)]), plots.image_grid([torch.rand(60, 1, 28, 28)]),
+            plots.latent_scatter(np.zeros((3, 2)), [0, 1, 2], "abc"), plots.box_plot({"a": [1, 2]}, "d"),
+            plots.rgb_grid([torch.rand(2, 3, 8, 8)]), plots.line_chart({"a": ([1, 2], [3, 4])}, "x", "y")]
+    assert {t.type for f in figs for t in f.data} == set(plots.TRACE_TYPES)
+    assert pio.templates.default == "aebook"
+    assert set(pio.templates["aebook"].data.to_plotly_json()) <= set(plots.TRACE_TYPES)
+    assert len(pio.templates["aebook"].to_plotly_json().__repr__()) < 0.6 * len(pio.templates["plotly"].to_plotly_json().__repr__())
 
 
 def test_line_chart_series_keep_their_own_x():
@@ -55,14 +104,22 @@ def test_image_slider_swaps_only_the_right_hand_image():
     from aebook.plots import image_slider
     frames = torch.stack([torch.full((1, 28, 28), v) for v in (0.1, 0.5, 0.9)])
     ref = torch.zeros(1, 28, 28)
+    import base64
+    import io
+
+    from PIL import Image
+
+    def pixels(uri):
+        return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))[..., 0] / 255
+
     fig = image_slider(frames, ["a", "b", "c"], reference=ref)
     steps = fig.layout.sliders[0].steps
     assert [s.label for s in steps] == ["a", "b", "c"]
     for step, v in zip(steps, (0.1, 0.5, 0.9)):
-        z = np.array(step.args[0]["z"][0], dtype=float)
-        assert np.allclose(z[:28, :28], 0.0)            # the reference stays
-        assert np.allclose(z[:28, 30:58], v, atol=1e-3)  # the frame changes
-    assert np.allclose(np.array(fig.data[0].z, dtype=float)[:28, 30:58], 0.1, atol=1e-3)
+        z = pixels(step.args[0]["source"][0])
+        assert np.allclose(z[:28, :28], 0.0)             # the reference stays
+        assert np.allclose(z[:28, 30:58], v, atol=1 / 255)  # the frame changes
+    assert np.allclose(pixels(fig.data[0].source)[:28, 30:58], 0.1, atol=1 / 255)
 
 
 def test_latent_maps_share_one_legend_and_keep_small_scales():

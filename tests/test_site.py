@@ -125,3 +125,66 @@ def test_colab_link_follows_each_notebook_download_link():
     assert S.colab_links(linked, "https://github.com/someone/the-book") == linked  # once only
     assert S.colab_links(page, None) == page  # no repository configured: the page is left as it is
     assert S.colab_links(page, "https://gitlab.com/a/b") == page  # Colab opens GitHub notebooks only
+
+
+def _figure_page(*figures) -> str:
+    from aebook.plots import PageRenderer
+
+    divs = "".join(PageRenderer().to_mimebundle(f.to_dict())["text/html"] for f in figures)
+    return f"<html><head></head><body>{divs}</body></html>"
+
+
+def test_the_site_ships_the_partial_plotly_bundle_when_it_has_every_trace_the_pages_draw():
+    import numpy as np
+    import plotly.graph_objects as go
+    import torch
+
+    from aebook import plots
+
+    page = _figure_page(plots.image_grid([torch.rand(2, 1, 8, 8)]), plots.box_plot({"a": [1, 2]}, "y"),
+                        plots.latent_scatter(np.zeros((2, 2)), [0, 1], "ab"))
+    assert S.page_trace_types(page) == {"heatmap", "box", "scatter"}  # the template's many types not counted
+    bundle = S.partial_bundle()
+    assert bundle.exists() and bundle.stat().st_size <= 1.5e6  # the goal for the library a reader loads
+    assert S.js_version(bundle) == S.js_version(S.plotly_js())  # built for the installed plotly package
+    chosen, why = S.choose_plotly([page])
+    assert chosen == bundle and why.startswith("partial plotly.js"), why
+    # a trace type the bundle lacks: the full library, and the line says which type and what to do
+    chosen, why = S.choose_plotly([page, _figure_page(go.Figure(go.Scattergl(y=[1, 2])))])
+    assert chosen == S.plotly_js() and "scattergl" in why and "make plotly-bundle" in why
+
+
+def test_the_partial_bundle_draws_every_trace_type_in_a_browser(tmp_path):
+    """The bundle, loaded in Chromium, draws one figure of each type in plots.TRACE_TYPES."""
+    import shutil
+
+    import numpy as np
+    import pytest
+    import torch
+
+    from aebook import plots
+
+    browser = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+    if browser is None:
+        pytest.skip("no Chromium on PATH")
+    from playwright.sync_api import sync_playwright
+
+    figures = [plots.image_grid([torch.rand(2, 1, 8, 8)]), plots.image_grid([torch.rand(60, 1, 28, 28)]),
+               plots.box_plot({"a": [1, 2, 3]}, "y"), plots.latent_scatter(np.eye(2), [0, 1], "ab")]
+    assert {t.type for f in figures for t in f.data} == set(plots.TRACE_TYPES)
+    page = S.offline_page(_figure_page(*figures), S.partial_bundle().as_uri())  # no CDN loader left
+    (tmp_path / "page.html").write_text(page)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=browser, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            tab = b.new_page()
+            errors = []
+            tab.on("pageerror", lambda e: errors.append(str(e)))
+            tab.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+            tab.goto((tmp_path / "page.html").as_uri())
+            tab.wait_for_function("document.querySelectorAll('.js-plotly-plot').length === 4")
+            drawn = tab.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].map(gd =>
+                gd.querySelectorAll('.heatmaplayer image, .imagelayer image, .boxlayer path, .scatterlayer .point').length)""")
+        finally:
+            b.close()
+    assert errors == [] and all(n > 0 for n in drawn), (errors, drawn)

@@ -95,12 +95,19 @@ def test_traverse_widget_decodes_like_pytorch_and_reacts(tmp_path):
     with browser() as b, open_widget(b, tmp_path, "traverse") as v:
         page = v.page
         spec = widget.data["decoder"]
+        assert spec["dtype"] == "float16"  # the check passed: half the bytes on the page
+        exact = W.export_decoder(conv, precision="float32")
+        rounded = W.half_precision_decoder(conv)
         for seed in range(3):  # the page's decoder equals PyTorch's at several codes
             z = torch.randn(8, generator=torch.Generator().manual_seed(seed)) * 2
-            in_page = page.evaluate("([s, z]) => Array.from(new AEBook.Decoder(s).decode(z))",
-                                    [spec, z.tolist()])
             expected = conv.decode(z[None]).flatten()
+            in_page = page.evaluate("([s, z]) => Array.from(new AEBook.Decoder(s).decode(z))", [exact, z.tolist()])
             assert torch.allclose(torch.tensor(in_page, dtype=torch.float32), expected, atol=1e-5)
+            in_page = page.evaluate("([s, z]) => Array.from(new AEBook.Decoder(s).decode(z))", [spec, z.tolist()])
+            half = torch.tensor(in_page, dtype=torch.float32)  # float16 weights, read back exactly
+            assert torch.allclose(half, rounded(z[None]).flatten(), atol=1e-5)
+            assert (half - expected).abs().max() < W.HALF_PRECISION_TOLERANCE
+        assert len(json.dumps(spec)) < 0.6 * len(json.dumps(exact))
         before = canvas_pixels(page, "canvas.aew-decoded")
         page.fill("input[type=range]", "3")
         page.dispatch_event("input[type=range]", "input")
@@ -283,3 +290,21 @@ def test_replay_reports_learning_collapse_and_divergence():
     assert vae.kl > 0 and sum(vae.variance) < sum(calm.variance)  # the KL term pulls the codes in
     wild = G.replay(x, y, G.TrainerSettings(lr=1.0), 150)
     assert wild.diverged_at is not None and wild.steps == wild.diverged_at
+
+
+def test_export_keeps_float32_where_float16_weights_would_change_the_image():
+    class Tiny(torch.nn.Module):
+        def __init__(self, weight: float):
+            super().__init__()
+            self.decoder = torch.nn.Sequential(torch.nn.Linear(1, 1), torch.nn.Sigmoid())
+            with torch.no_grad():
+                self.decoder[0].weight.fill_(weight)
+                self.decoder[0].bias.fill_(-1000.0)
+
+    codes = torch.tensor([[1.0]])
+    coarse = Tiny(1000.3)  # float16 steps by 0.5 near 1000: sigmoid(0.3) would become sigmoid(0.5)
+    assert W.half_precision_error(coarse, codes) > W.HALF_PRECISION_TOLERANCE
+    assert W.export_decoder(coarse, (1, 1, 1), codes=codes)["dtype"] == "float32"
+    assert W.export_decoder(Tiny(1000.5), (1, 1, 1), codes=codes)["dtype"] == "float16"  # exact in float16
+    with pytest.raises(ValueError, match="precision"):
+        W.export_decoder(coarse, precision="float8")

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from aebook.latent import decode_all, encode_all
+from aebook.memo import cached
 
 GLASSES_CURATED = {"nerd face", "face with monocle", "disguised face"}  # names that do not say "glasses"
 HAPPY_WORDS = ("smiling", "grinning", "laughing", "joy", "beaming", "smirking")
@@ -69,7 +70,26 @@ class Probe:
 
 
 def fit_probe(z: torch.Tensor, has: np.ndarray | torch.Tensor) -> Probe:
-    """Fit the probe on codes ``z`` (N, d) with labels ``has`` (N,); classes are balanced."""
+    """Fit the probe on codes ``z`` (N, d) with labels ``has`` (N,); classes are balanced.
+
+    The fitted numbers are cached (``memo``): the chapter asks for the same probe many times.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    z, has = np.asarray(z, dtype=np.float64), np.asarray(has, dtype=int)
+    fitted = cached("probe", (z, has, _fit_probe_numbers), lambda: _fit_probe_numbers(z, has))
+    scaler, logistic = StandardScaler(), LogisticRegression(C=0.1, class_weight="balanced", max_iter=2000)
+    scaler.mean_, scaler.scale_ = fitted["mean"].numpy(), fitted["scale"].numpy()
+    scaler.var_, scaler.n_features_in_ = fitted["scale"].numpy() ** 2, z.shape[1]
+    logistic.coef_, logistic.intercept_ = fitted["coef"].numpy(), fitted["intercept"].numpy()
+    logistic.classes_, logistic.n_features_in_ = fitted["classes"].numpy(), z.shape[1]
+    return Probe(make_pipeline(scaler, logistic))
+
+
+def _fit_probe_numbers(z: np.ndarray, has: np.ndarray) -> dict[str, torch.Tensor]:
+    """The probe fitted: the scaler's mean and scale, the regression's coefficients, intercept and classes."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -78,8 +98,11 @@ def fit_probe(z: torch.Tensor, has: np.ndarray | torch.Tensor) -> Probe:
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, class_weight="balanced", max_iter=2000))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit(np.asarray(z, dtype=np.float64), np.asarray(has, dtype=int))
-    return Probe(clf)
+        clf.fit(z, has)
+    scaler, logistic = clf
+    return {"mean": torch.from_numpy(scaler.mean_), "scale": torch.from_numpy(scaler.scale_),
+            "coef": torch.from_numpy(logistic.coef_), "intercept": torch.from_numpy(logistic.intercept_),
+            "classes": torch.from_numpy(logistic.classes_)}
 
 
 def attribute_region(faces: torch.Tensor, has: np.ndarray | torch.Tensor, share: float = 0.1) -> torch.Tensor:

@@ -1,5 +1,6 @@
 """Measurements for ``make bench``: epoch time of our data path against a per-item DataLoader,
-chapter execution times (cold and warm), t-SNE time, peak memory, and page weight.
+batched training of a model family against one model at a time, chapter execution times (cold
+and warm, per cell), the models each cold run trained, t-SNE time, peak memory, page weight.
 
 Each function measures one thing and returns plain numbers; ``tools/bench.py`` prints them.
 """
@@ -119,8 +120,9 @@ def environment(**values: str) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def chapter_seconds(path: Path, html_out: Path | None = None) -> float:
-    """Wall time to execute one chapter as a notebook in a fresh kernel (optionally export HTML)."""
+def chapter_seconds(path: Path, html_out: Path | None = None) -> tuple[float, list[tuple[str, float]]]:
+    """Wall time to execute one chapter as a notebook in a fresh kernel, and each code cell's time
+    (``cell_seconds``); optionally export the executed notebook's HTML to ``html_out``."""
     from aebook import notebooks
 
     start = time.perf_counter()
@@ -128,7 +130,27 @@ def chapter_seconds(path: Path, html_out: Path | None = None) -> float:
     seconds = time.perf_counter() - start
     if html_out is not None:
         html_out.write_text(notebooks.to_html(run.notebook), encoding="utf-8")
-    return seconds
+    return seconds, cell_seconds(run.notebook)
+
+
+def cell_seconds(notebook) -> list[tuple[str, float]]:
+    """Seconds each code cell of an executed notebook took (nbclient's timing metadata), named by its
+    ``#| label:`` or else its first line of code."""
+    from datetime import datetime
+
+    times = []
+    for cell in notebook.cells:
+        timing = cell.get("metadata", {}).get("execution", {})
+        if cell.cell_type != "code" or "shell.execute_reply" not in timing:
+            continue
+        started = timing.get("iopub.execute_input") or timing.get("shell.execute_reply.started")
+        seconds = (datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
+                   - datetime.fromisoformat(started.replace("Z", "+00:00"))).total_seconds()
+        lines = cell.source.splitlines()
+        label = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("#| label:")), None)
+        code = next((line.strip() for line in lines if line.strip() and not line.startswith("#")), "")
+        times.append((label or (code[:60] + ("…" if len(code) > 60 else "")), seconds))
+    return times
 
 
 def tsne_seconds(z: torch.Tensor) -> float:
@@ -148,8 +170,9 @@ def peak_memory_mib() -> float:
     return kib / 1024
 
 
-def page_weight_mb(html: Path) -> float:
-    """Size of an HTML page in MB, not counting one embedded copy of plotly.js (shared by a site)."""
+def page_weight_mb(html: Path, less: float = 0.0) -> float:
+    """Size of an HTML page in MB, not counting one embedded copy of plotly.js (shared by a site),
+    less ``less`` MB (e.g. the exporting template's own weight, ``html_template_mb``)."""
     import plotly
 
     text = html.read_bytes()
@@ -157,7 +180,7 @@ def page_weight_mb(html: Path) -> float:
     size = len(text)
     if bundle.exists() and bundle.read_bytes()[:2000] in text:
         size -= bundle.stat().st_size
-    return size / 1e6
+    return size / 1e6 - less
 
 
 def machine() -> dict[str, str]:
@@ -214,3 +237,79 @@ def trainer_steps_per_second(data: object, batch: int = 32, steps: int = 300, pl
         finally:
             b.close()
     return {"compute": compute, "playing": playing}
+
+
+def trained_models(folder: Path, skip: set[str] = frozenset()) -> list[dict]:
+    """The models a run trained into the cache ``folder`` (files not in ``skip``): name, updates made,
+    status and training seconds, from each entry's history."""
+    rows = []
+    for path in sorted(Path(folder).glob("*.pt")):
+        if path.name in skip:
+            continue
+        entry = torch.load(path, map_location="cpu", weights_only=True)
+        history = entry["history"]
+        rows.append({"model": path.stem.rsplit("-", 1)[0], "file": path.name,
+                     "updates": history["step"][-1] if history["step"] else 0,
+                     "status": "stopped early" if history["stopped_early"]
+                     else "still improving" if history["still_improving"] else "converged",
+                     "seconds": float(history["seconds"])})
+    return rows
+
+
+def family_step_seconds(build: Callable[[], nn.Module], k: int = 4, batch_size: int = 256,
+                        steps: int = 10, seed: int = 0) -> tuple[float, float]:
+    """Seconds per update for ``k`` models of one family: trained one after the other, and as one
+    batched computation (``torch.func.stack_module_state`` + ``vmap``, one Adam over the stack).
+
+    The book trains a chapter's family of models (a latent-size or a β sweep) one at a time; this
+    measures what batching them would gain on this machine.
+    """
+    import copy
+
+    from torch.func import functional_call, stack_module_state, vmap
+
+    torch.manual_seed(seed)
+    device = get_device()
+    models = [build().to(device) for _ in range(k)]
+    x = torch.rand(batch_size, 1, 28, 28, generator=torch.Generator().manual_seed(seed)).to(device)
+    optimisers = [make_optimiser(m, TrainConfig()) for m in models]
+
+    def one_at_a_time() -> None:
+        for model, optimiser in zip(models, optimisers):
+            optimiser.zero_grad(set_to_none=True)
+            mse(model(x)[0], x).backward()
+            optimiser.step()
+
+    params, buffers = stack_module_state(models)
+    params = {name: p.detach().requires_grad_() for name, p in params.items()}
+    stacked = torch.optim.Adam(params.values(), lr=1e-3)
+    skeleton = copy.deepcopy(models[0]).to("meta")
+
+    def loss(p: dict, b: dict, x: torch.Tensor) -> torch.Tensor:
+        return mse(functional_call(skeleton, (p, b), (x,))[0], x)
+
+    def batched() -> None:
+        stacked.zero_grad(set_to_none=True)
+        vmap(loss, in_dims=(0, 0, None), randomness="different")(params, buffers, x).sum().backward()
+        stacked.step()
+
+    timings = []
+    for step in (one_at_a_time, batched):
+        for _ in range(2):  # warm-up
+            step()
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        _sync(device)
+        timings.append((time.perf_counter() - start) / steps)
+    return timings[0], timings[1]
+
+
+def html_template_mb() -> float:
+    """Size in MB of nbconvert's export of an empty notebook: the template's own styles and scripts."""
+    import nbformat
+
+    from aebook import notebooks
+
+    return len(notebooks.to_html(nbformat.v4.new_notebook()).encode("utf-8")) / 1e6

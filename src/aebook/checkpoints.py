@@ -11,8 +11,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from aebook.memo import save_atomic
 from aebook.runtime import cache_dir, get_device, log, seed_everything
 from aebook.train import History, Objective, TrainConfig, fit, mse_objective
 
@@ -112,20 +111,4 @@ def _read_entry(path: Path, key: dict) -> tuple[dict | None, str]:
 
 def _write_entry(path: Path, entry: dict) -> tuple[bool, str]:
     """Save atomically next to ``path``; return ``(saved, note)`` where note explains a failure."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                torch.save(entry, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        for stale in path.parent.glob(f".{path.stem}-*.tmp"):  # left by a killed earlier save
-            stale.unlink(missing_ok=True)
-    except OSError as exc:
-        return False, f" (not cached: cannot write {path.parent}: {exc.strerror or exc})"
-    return True, ""
+    return save_atomic(path, entry)

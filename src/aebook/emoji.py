@@ -160,7 +160,22 @@ FACE_RULE = ("the face subgroups of Unicode's \"Smileys & Emotion\" group (face-
 
 
 def faces_from_font(path: str | Path, size: int = 64) -> tuple[torch.Tensor, list[str]]:
-    """Every face emoji of ``face_emoji()`` that the font draws in colour, named by Unicode."""
+    """Every face emoji of ``face_emoji()`` that the font draws in colour, named by Unicode.
+
+    Drawing them takes seconds, so the result is cached (``memo``), keyed by the font file
+    (its size and time of change), the face list and this code.
+    """
+    from aebook.memo import cached
+
+    stat = Path(path).stat()
+    inputs = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, size, face_emoji(), _draw_faces,
+              _is_colour, _to_rgb_tensor, _normalise)
+    faces, names = cached("emoji-font", inputs, lambda: _draw_faces(path, size))
+    return faces, list(names)
+
+
+def _draw_faces(path: str | Path, size: int) -> tuple[torch.Tensor, list[str]]:
+    """``faces_from_font`` itself, uncached."""
     from PIL import Image, ImageDraw, ImageFont
 
     font = ImageFont.truetype(str(path), 109 if "Noto" in Path(path).name else 96)  # bitmap strike size

@@ -14,6 +14,7 @@ from torch import nn
 
 from aebook.data import iterate_batches
 from aebook.losses import per_image_mse
+from aebook.memo import cached
 from aebook.runtime import cache_dir
 
 
@@ -150,12 +151,15 @@ def principal_angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def knn_predict(train_features: torch.Tensor, train_labels: torch.Tensor,
                 test_features: torch.Tensor, k: int = 5) -> np.ndarray:
-    """Class predicted for each test item by a vote of its ``k`` nearest training items."""
+    """Class predicted for each test item by a vote of its ``k`` nearest training items (cached: ``memo``)."""
     from sklearn.neighbors import KNeighborsClassifier
 
-    knn = KNeighborsClassifier(n_neighbors=k).fit(np.asarray(train_features.flatten(1)),
-                                                  np.asarray(train_labels))
-    return knn.predict(np.asarray(test_features.flatten(1)))
+    def vote() -> torch.Tensor:
+        knn = KNeighborsClassifier(n_neighbors=k).fit(np.asarray(train_features.flatten(1)),
+                                                      np.asarray(train_labels))
+        return torch.from_numpy(knn.predict(np.asarray(test_features.flatten(1))))
+    inputs = (train_features, train_labels, test_features, k, KNeighborsClassifier.__module__)
+    return cached("knn", inputs, vote).numpy()
 
 
 def knn_accuracy(train_features: torch.Tensor, train_labels: torch.Tensor,
@@ -289,9 +293,12 @@ def importance_weighted_bound(model: nn.Module, x: torch.Tensor, k: int = 100, s
     """−log p(x) bounded with ``k`` importance samples (Burda et al. 2016), in nats per image -> (N,).
 
     −log((1/k) Σ_i p(x, z_i) / q(z_i|x)): tighter than −ELBO, and equal to it for k = 1.
+    The k decodings per image are the costly part, so the result is cached (``memo``).
     """
-    w = log_weights(model, x, k, torch.Generator().manual_seed(seed))
-    return -(torch.logsumexp(w, dim=1) - np.log(k))
+    def bound() -> torch.Tensor:
+        w = log_weights(model, x, k, torch.Generator().manual_seed(seed))
+        return -(torch.logsumexp(w, dim=1) - np.log(k))
+    return cached("iw-bound", (model, x, k, seed, log_weights), bound)
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:

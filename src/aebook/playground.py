@@ -201,7 +201,19 @@ class Replay:
 
 def replay(images: torch.Tensor, labels: torch.Tensor, settings: TrainerSettings, steps: int) -> Replay:
     """Run the widget's training for ``steps`` updates in PyTorch, stopping where the widget would (a
-    loss that is not a number or above 1e6)."""
+    loss that is not a number or above 1e6); the result is cached (``memo``) with this module's code."""
+    import dataclasses
+    import sys
+
+    from aebook import latent, losses
+    from aebook.memo import cached
+
+    inputs = (images, labels, settings, steps, sys.modules[__name__], losses, latent.knn_accuracy_loo)
+    return Replay(**cached("replay", inputs, lambda: dataclasses.asdict(_replay(images, labels, settings, steps))))
+
+
+def _replay(images: torch.Tensor, labels: torch.Tensor, settings: TrainerSettings, steps: int) -> Replay:
+    """``replay`` itself, uncached."""
     from aebook.latent import knn_accuracy_loo
 
     run = Run(images, settings)

@@ -92,6 +92,18 @@ if quarto_rendering():
 elif in_jupyter_kernel() and pio.renderers.default != "colab":  # Colab draws with its own renderer
     pio.renderers.default = "aebook-notebook"
 
+# What keeps a page light; tests/test_plots.py and the site check (aebook.site) hold the book to these.
+HOVER_PIXELS = 30_000  # a grid up to this size (about 36 tiles of 28 × 28) stays a heatmap a reader can hover
+MAP_POINTS = 3_000     # a map draws at most this many points: a random subset, the same in every panel
+TRACE_TYPES = ("scatter", "heatmap", "image", "box")  # every trace type the book draws (its plotly.js bundle)
+
+# Plotly's default template, less the styles of the trace types the book never draws: every
+# figure carries its template, and the full one adds ~7 KB to each.
+pio.templates["aebook"] = go.layout.Template(
+    layout=pio.templates["plotly"].layout,
+    data={t: pio.templates["plotly"].data[t] for t in TRACE_TYPES if t in pio.templates["plotly"].data})
+pio.templates.default = "aebook"
+
 SLIDER_BOX = dict(x=0.06, len=0.88, pad=dict(t=10))  # inset, so the end labels are not cut off
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
@@ -99,12 +111,37 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
 
 def image_grid(rows: Sequence[torch.Tensor], col_titles: Sequence[str] | None = None,
                row_titles: Sequence[str] | None = None, gap: int = 2, tile_px: int = 64,
-               title: str | None = None) -> go.Figure:
-    """Grayscale images laid out in rows, drawn as one heatmap; hover reads a pixel's value.
+               title: str | None = None, hover: bool | None = None) -> go.Figure:
+    """Grayscale images laid out in rows, as one trace: a heatmap that reads a pixel's value on
+    hover, or one PNG (``hover=False``; by default for grids of more than ``HOVER_PIXELS`` pixels).
 
-    ``rows`` is a list of tensors (n, 1, H, W) or (n, H, W) with values in [0, 1]; one
-    trace for the whole grid keeps the page light, and NaN gaps separate the tiles.
+    ``rows`` is a list of tensors (n, 1, H, W) or (n, H, W) with values in [0, 1]; gaps
+    between the tiles are NaN in the heatmap and transparent in the PNG.
     """
+    canvas, h, w, n_cols = _gray_canvas(rows, gap)
+    if hover is None:
+        hover = canvas.size <= HOVER_PIXELS
+    if hover:
+        trace = go.Heatmap(z=np.round(canvas, 3), colorscale="gray", zmin=0.0, zmax=1.0, showscale=False,
+                           hoverongaps=False, hovertemplate="pixel value %{z:.2f}<extra></extra>")
+    else:
+        trace = go.Image(source=_png_uri(_gray_rgba(canvas)), hoverinfo="skip")
+    fig = go.Figure(trace)
+    centres = [j * (w + gap) + (w - 1) / 2 for j in range(n_cols)]
+    middles = [i * (h + gap) + (h - 1) / 2 for i in range(len(rows))]
+    fig.update_xaxes(showgrid=False, zeroline=False, side="top", tickvals=centres if col_titles else [],
+                     ticktext=list(col_titles or []), tickangle=0, constrain="domain")
+    fig.update_yaxes(showgrid=False, zeroline=False, autorange="reversed", scaleanchor="x",
+                     tickvals=middles if row_titles else [], ticktext=list(row_titles or []))
+    top = 60 if title else 40
+    fig.update_layout(title=title, height=len(rows) * tile_px + top + 20,
+                      margin=dict(l=10 if not row_titles else 110, r=10, t=top, b=10),
+                      plot_bgcolor="rgba(0,0,0,0)")
+    return fig
+
+
+def _gray_canvas(rows: Sequence[torch.Tensor], gap: int) -> tuple[np.ndarray, int, int, int]:
+    """Grey images in rows on a NaN canvas -> (canvas float32, H, W, n_cols)."""
     tiles = [torch.as_tensor(r).detach().cpu().float().reshape(len(r), *r.shape[-2:]) for r in rows]
     h, w = tiles[0].shape[-2:]
     n_cols = max(len(t) for t in tiles)
@@ -112,20 +149,14 @@ def image_grid(rows: Sequence[torch.Tensor], col_titles: Sequence[str] | None = 
     for i, row in enumerate(tiles):
         for j, img in enumerate(row):
             canvas[i * (h + gap): i * (h + gap) + h, j * (w + gap): j * (w + gap) + w] = img.numpy()
-    fig = go.Figure(go.Heatmap(
-        z=np.round(canvas, 3), colorscale="gray", zmin=0.0, zmax=1.0, showscale=False,
-        hoverongaps=False, hovertemplate="pixel value %{z:.2f}<extra></extra>"))
-    centres = [j * (w + gap) + (w - 1) / 2 for j in range(n_cols)]
-    middles = [i * (h + gap) + (h - 1) / 2 for i in range(len(tiles))]
-    fig.update_xaxes(showgrid=False, zeroline=False, side="top", tickvals=centres if col_titles else [],
-                     ticktext=list(col_titles or []), tickangle=0, constrain="domain")
-    fig.update_yaxes(showgrid=False, zeroline=False, autorange="reversed", scaleanchor="x",
-                     tickvals=middles if row_titles else [], ticktext=list(row_titles or []))
-    top = 60 if title else 40
-    fig.update_layout(title=title, height=len(tiles) * tile_px + top + 20,
-                      margin=dict(l=10 if not row_titles else 110, r=10, t=top, b=10),
-                      plot_bgcolor="rgba(0,0,0,0)")
-    return fig
+    return canvas, h, w, n_cols
+
+
+def _gray_rgba(canvas: np.ndarray) -> np.ndarray:
+    """A [0, 1] canvas with NaN gaps as (H, W, 2) uint8, grey and alpha: the gaps are transparent."""
+    grey = (np.nan_to_num(np.clip(canvas, 0, 1)) * 255).round().astype(np.uint8)
+    alpha = np.where(np.isnan(canvas), 0, 255).astype(np.uint8)
+    return np.stack([grey, alpha], axis=-1)
 
 
 def log_ticks(values: Sequence[float], most: int = 8) -> dict:
@@ -176,20 +207,44 @@ def loss_curves(histories: Mapping[str, History], title: str | None = None,
 
 def latent_scatter(xy: np.ndarray, labels: Sequence[int] | np.ndarray, class_names: Sequence[str],
                    title: str | None = None, marker_size: int = 4) -> go.Figure:
-    """2-D map of codes, one WebGL trace per class; hover shows the class and the item's index."""
-    labels = np.asarray(labels)
+    """2-D map of codes, one trace per class; hover shows the class and the item's index.
+
+    At most ``MAP_POINTS`` points are drawn (``map_subset``), and the figure says so when it drops some.
+    """
+    labels, shown = np.asarray(labels), map_subset(len(labels))
     fig = go.Figure()
     for c, name in enumerate(class_names):
-        idx = np.flatnonzero(labels == c)
-        fig.add_trace(go.Scattergl(
-            x=np.round(xy[idx, 0], 2), y=np.round(xy[idx, 1], 2), mode="markers", name=name,
-            customdata=idx, marker=dict(size=marker_size, color=PALETTE[c % len(PALETTE)], opacity=0.7),
+        idx = shown[labels[shown] == c]
+        fig.add_trace(go.Scatter(
+            x=xy[idx, 0].astype(np.float32), y=xy[idx, 1].astype(np.float32), mode="markers", name=name,
+            customdata=idx.astype(np.int32),
+            marker=dict(size=marker_size, color=PALETTE[c % len(PALETTE)], opacity=0.7),
             hovertemplate=f"<b>{name}</b><br>test image #%{{customdata}}<extra></extra>"))
     fig.update_layout(title=title, height=560, legend=dict(itemsizing="constant", title="class"),
                       xaxis=dict(showticklabels=False, title="t-SNE 1", zeroline=False),
                       yaxis=dict(showticklabels=False, title="t-SNE 2", zeroline=False),
                       margin=dict(t=40 if title else 20))
+    _note_subset(fig, len(shown), len(labels))
     return fig
+
+
+def map_subset(n: int, most: int = MAP_POINTS, seed: int = 0) -> np.ndarray:
+    """Sorted indices of the items a map draws: all ``n``, or ``most`` of them drawn at random (fixed seed).
+
+    Thousands of overlapping markers look the same as a few thousand, but each one adds to
+    the page's weight and to the browser's drawing time; the map itself is computed on all items.
+    """
+    if n <= most:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, most, replace=False))
+
+
+def _note_subset(fig: go.Figure, shown: int, n: int) -> None:
+    """Say under a map how many of its points are drawn, when not all are."""
+    if shown < n:
+        fig.add_annotation(text=f"{shown:,} of the {n:,} points drawn, chosen at random", showarrow=False,
+                           xref="paper", yref="paper", x=1, y=0, xanchor="right", yanchor="top", yshift=-4,
+                           font=dict(size=11), opacity=0.8)
 
 
 def line_chart(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], x_title: str,
@@ -216,26 +271,28 @@ def line_chart(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], x_
 
 def latent_maps(maps: Mapping[str, np.ndarray], labels: Sequence[int] | np.ndarray,
                 class_names: Sequence[str], marker_size: int = 3) -> go.Figure:
-    """Several 2-D maps of the same items side by side, one shared legend (click a class to hide it)."""
+    """Several 2-D maps of the same items side by side, one shared legend (click a class to hide it).
+
+    Every panel draws the same ``map_subset`` of the items.
+    """
     from plotly.subplots import make_subplots
 
-    labels = np.asarray(labels)
+    labels, shown = np.asarray(labels), map_subset(len(labels))
     fig = make_subplots(rows=1, cols=len(maps), subplot_titles=list(maps), horizontal_spacing=0.04)
     for col, xy in enumerate(maps.values(), start=1):
         xy = np.asarray(xy)
-        spread = float(np.ptp(xy)) if xy.size else 1.0
-        digits = max(2, 3 - int(np.floor(np.log10(spread or 1.0))))  # ~1/1000 of the map's width
         for c, name in enumerate(class_names):
-            idx = np.flatnonzero(labels == c)
-            fig.add_trace(go.Scattergl(
-                x=np.round(xy[idx, 0], digits), y=np.round(xy[idx, 1], digits), mode="markers", name=name,
-                legendgroup=name, showlegend=col == 1, customdata=idx,
+            idx = shown[labels[shown] == c]
+            fig.add_trace(go.Scatter(
+                x=xy[idx, 0].astype(np.float32), y=xy[idx, 1].astype(np.float32), mode="markers", name=name,
+                legendgroup=name, showlegend=col == 1, customdata=idx.astype(np.int32),
                 marker=dict(size=marker_size, color=PALETTE[c % len(PALETTE)], opacity=0.7),
                 hovertemplate=f"<b>{name}</b><br>test image #%{{customdata}}<extra></extra>"), row=1, col=col)
     fig.update_xaxes(showticklabels=False, zeroline=False, showgrid=False)
     fig.update_yaxes(showticklabels=False, zeroline=False, showgrid=False)
     fig.update_layout(height=520, legend=dict(itemsizing="constant", orientation="h", y=-0.05),
                       margin=dict(t=40, l=10, r=10))
+    _note_subset(fig, len(shown), len(labels))
     return fig
 
 
@@ -255,29 +312,24 @@ def image_slider(frames: torch.Tensor, step_labels: Sequence[str], reference: to
                  tile_px: int = 220) -> go.Figure:
     """Grey images (n, 1, H, W) behind a slider: moving it swaps the image shown on the right.
 
-    With ``reference``, that image stays on the left for comparison. Each step restyles one
-    heatmap, so the page carries n small images and no JavaScript of its own.
+    With ``reference``, that image stays on the left for comparison. Each step swaps in one
+    small PNG of the pair, so the page carries n compressed images and no JavaScript of its own.
     """
-    frames = torch.as_tensor(frames).detach().cpu().float().reshape(len(frames), *frames.shape[-2:])
-    left = [reference] if reference is not None else []
-    fig = image_grid([torch.stack([*(r.reshape(frames.shape[1:]) for r in left), frames[0]])],
-                     col_titles=[reference_title, frame_title] if left else [frame_title], tile_px=tile_px)
-    base = fig.data[0].z
-    h, w = frames.shape[1:]
-    offset = (w + 2) if left else 0
+    frames = torch.as_tensor(frames).detach().cpu().float().reshape(len(frames), 1, *frames.shape[-2:])
+    pair = [reference.reshape(frames.shape[1:])] if reference is not None else []
 
-    def canvas(i: int) -> list:
-        z = np.array(base, dtype=np.float32)
-        z[:h, offset:offset + w] = np.round(frames[i].numpy(), 3)
-        return [z.tolist()]
-    steps = [dict(method="restyle", label=label, args=[{"z": canvas(i)}]) for i, label in enumerate(step_labels)]
+    def uri(i: int) -> str:
+        return _png_uri(_gray_rgba(_gray_canvas([torch.stack([*pair, frames[i]])], gap=2)[0]))
+    fig = image_grid([torch.stack([*pair, frames[0]])], hover=False, tile_px=tile_px,
+                     col_titles=[reference_title, frame_title] if pair else [frame_title])
+    steps = [dict(method="restyle", label=label, args=[{"source": [uri(i)]}]) for i, label in enumerate(step_labels)]
     fig.update_layout(sliders=[dict(active=0, steps=steps, currentvalue=dict(prefix=slider_title), **SLIDER_BOX)],
                       height=tile_px + 150, margin=dict(b=90))
     return fig
 
 
 def _png_uri(rgb: np.ndarray) -> str:
-    """An (H, W, 3) uint8 array as a PNG data URI (compressed, so a grid of photos stays light)."""
+    """An (H, W, 2 | 3 | 4) uint8 array (grey-alpha, RGB, RGBA) as a PNG data URI (compressed, so a grid of images stays light)."""
     import base64
     import io
 

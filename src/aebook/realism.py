@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from aebook.latent import pca
+from aebook.memo import cached
 
 
 @torch.no_grad()
@@ -56,7 +57,25 @@ class Judge:
 
 def fit_judge(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
               test_y: torch.Tensor, max_iter: int = 300) -> Judge:
-    """Fit the judge on real training images and measure its accuracy on real test images."""
+    """Fit the judge on real training images and measure its accuracy on real test images.
+
+    The fitted weights are cached (``memo``): chapters 3 and 4 fit the same judge, and a warm
+    run refits nothing.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    fitted = cached("judge", (train_x, train_y, max_iter, _fit_weights),
+                    lambda: _fit_weights(train_x, train_y, max_iter))
+    classifier = LogisticRegression(C=0.05, max_iter=max_iter)
+    classifier.coef_, classifier.intercept_ = fitted["coef"].numpy(), fitted["intercept"].numpy()
+    classifier.classes_, classifier.n_features_in_ = fitted["classes"].numpy(), fitted["coef"].shape[1]
+    judge = Judge(classifier, 0.0)
+    judge.test_accuracy = float((judge.predict(test_x) == test_y.numpy()).mean())
+    return judge
+
+
+def _fit_weights(train_x: torch.Tensor, train_y: torch.Tensor, max_iter: int) -> dict[str, torch.Tensor]:
+    """The judge's logistic regression fitted to ``train_x``: its coefficients, intercepts and classes."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
@@ -64,9 +83,8 @@ def fit_judge(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor
     with warnings.catch_warnings():  # a stopped-early fit is still a fine judge; keep the page clean
         warnings.simplefilter("ignore", ConvergenceWarning)
         classifier.fit(train_x.flatten(1).numpy().astype(np.float64), train_y.numpy())
-    judge = Judge(classifier, 0.0)
-    judge.test_accuracy = float((judge.predict(test_x) == test_y.numpy()).mean())
-    return judge
+    return {"coef": torch.from_numpy(classifier.coef_), "intercept": torch.from_numpy(classifier.intercept_),
+            "classes": torch.from_numpy(classifier.classes_)}
 
 
 def blur(x: torch.Tensor, size: int = 5) -> torch.Tensor:

@@ -4,7 +4,10 @@ Quarto, told ``plotly-connected: false``, inlines the whole of plotly.js into ev
 that has a figure, and adds require.js and jQuery from a public CDN to any page whose
 cells print HTML. ``offline_page`` replaces the inlined library with one shared file
 (``site_libs/aebook/plotly.min.js``, linked with a path relative to the page) and drops
-the CDN loaders, which nothing in this book needs. ``python -m aebook.site`` does this
+the CDN loaders, which nothing in this book needs. That file is the book's own partial
+bundle (``assets/plotly/``, built by ``make plotly-bundle``: the trace types of
+``plots.TRACE_TYPES`` only, a third of the full library) whenever it fits the pages
+(``choose_plotly``), else the full plotly.js of the installed plotly package. ``python -m aebook.site`` does this
 to every page of ``_book/`` and is the project's post-render step.
 """
 
@@ -16,7 +19,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from aebook.runtime import repository
+from aebook.runtime import project_root, repository
 
 PLOTLY_DIR = Path("site_libs") / "aebook"
 _SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.S | re.I)
@@ -30,6 +33,56 @@ def plotly_js() -> Path:
     import plotly
 
     return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+_BUNDLE_BANNER = re.compile(r"plotly\.js v(\d+\.\d+\.\d+) \| partial bundle for aebook, traces: ([a-z0-9, ]+) \|")
+_NEW_PLOT = re.compile(r"Plotly\.newPlot\(\s*\"[^\"]*\",\s*")
+
+
+def partial_bundle() -> Path:
+    """The book's plotly.js with only the trace types it draws (``make plotly-bundle``)."""
+    return project_root() / "assets" / "plotly" / "plotly-aebook.min.js"
+
+
+def js_version(path: Path) -> str | None:
+    """The plotly.js version in a bundle's header comment."""
+    match = re.search(r"plotly\.js v(\d+\.\d+\.\d+)", path.read_text(encoding="utf-8", errors="replace")[:600])
+    return match.group(1) if match else None
+
+
+def page_trace_types(html: str) -> set[str]:
+    """The trace types the page's figures draw (the data of each ``Plotly.newPlot`` call, not its template)."""
+    import json
+
+    decoder, types = json.JSONDecoder(), set()
+    for match in _NEW_PLOT.finditer(html):
+        try:
+            traces, _ = decoder.raw_decode(html, match.end())
+        except ValueError:
+            continue
+        types |= {t.get("type", "scatter") for t in traces if isinstance(t, dict)}
+    return types
+
+
+def choose_plotly(pages: list[str]) -> tuple[Path, str]:
+    """The plotly.js to ship with ``pages`` (their HTML), and why: the partial bundle when it exists,
+    is the version the installed plotly package writes figures for, and has every trace type
+    the pages draw; otherwise the full library."""
+    full, bundle = plotly_js(), partial_bundle()
+    if not bundle.exists():
+        return full, f"full plotly.js: no partial bundle at {bundle} (make plotly-bundle builds it)"
+    match = _BUNDLE_BANNER.search(bundle.read_text(encoding="utf-8", errors="replace")[:600])
+    if match is None:
+        return full, f"full plotly.js: {bundle.name} has no header naming its version and traces"
+    version, traces = match.group(1), {t.strip() for t in match.group(2).split(",")}
+    if version != js_version(full):
+        return full, (f"full plotly.js: the partial bundle is v{version}, the installed plotly package "
+                      f"draws for v{js_version(full)} (make plotly-bundle rebuilds it)")
+    missing = set().union(*(page_trace_types(html) for html in pages)) - traces
+    if missing:
+        return full, (f"full plotly.js: the pages draw {', '.join(sorted(missing))}, which the partial bundle "
+                      "lacks (add it to plots.TRACE_TYPES and run make plotly-bundle)")
+    return bundle, f"partial plotly.js v{version} ({', '.join(sorted(traces))}), {bundle.stat().st_size / 1e6:.2f} MB"
 
 
 def strip_remote_scripts(html: str) -> str:
@@ -162,17 +215,19 @@ def offline_site(out_dir: Path, pages: list[Path] | None = None, steps: list[str
     What was done besides plotly.js (``file_friendly``) is appended to ``steps`` when given.
     """
     out_dir = Path(out_dir)
+    pages = pages or sorted(out_dir.rglob("*.html"))
     target = out_dir / PLOTLY_DIR / "plotly.min.js"
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(plotly_js(), target)
+    source, why = choose_plotly([page.read_text(encoding="utf-8") for page in pages])
+    shutil.copyfile(source, target)
     changed = []
-    done = file_friendly(out_dir)
+    done = [why] + file_friendly(out_dir)
     if steps is not None:
         steps.extend(done)
     repo_url = repository()
     classic = (out_dir / PLOTLY_DIR / "quarto-classic.js").exists()
     searchable = (out_dir / PLOTLY_DIR / "search-index.js").exists()
-    for page in pages or sorted(out_dir.rglob("*.html")):
+    for page in pages:
         text = page.read_text(encoding="utf-8")
         rel = os.path.relpath(target, page.parent).replace(os.sep, "/")
         new = colab_links(offline_page(text, rel), repo_url)

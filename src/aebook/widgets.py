@@ -36,6 +36,12 @@ def b64_floats(values: torch.Tensor | np.ndarray) -> str:
     return base64.b64encode(array.tobytes()).decode("ascii")
 
 
+def b64_halves(values: torch.Tensor | np.ndarray) -> str:
+    """Base64 of the values as little-endian float16 (what ``AEBook.halves`` reads): half the bytes of float32."""
+    array = np.ascontiguousarray(np.asarray(torch.as_tensor(values).detach().cpu(), dtype="<f2"))
+    return base64.b64encode(array.tobytes()).decode("ascii")
+
+
 def b64_bytes(images: torch.Tensor | np.ndarray) -> str:
     """Base64 of values in [0, 1] rounded to bytes 0..255 (what ``AEBook.bytes`` reads)."""
     array = np.asarray(torch.as_tensor(images).detach().cpu().float())
@@ -47,25 +53,39 @@ def b64_labels(labels: torch.Tensor | np.ndarray) -> str:
     return base64.b64encode(np.asarray(torch.as_tensor(labels).cpu(), dtype=np.uint8).tobytes()).decode("ascii")
 
 
+HALF_PRECISION_TOLERANCE = 1 / 255  # float16 weights may change a decoded pixel by less than one grey level
+
+
 @torch.no_grad()
-def export_decoder(model: nn.Module, image_shape: tuple[int, int, int] = (1, 28, 28)) -> dict:
-    """The model's ``decoder`` (an ``nn.Sequential``) as JSON layers that ``AEBook.Decoder`` evaluates."""
+def export_decoder(model: nn.Module, image_shape: tuple[int, int, int] = (1, 28, 28),
+                   precision: str = "auto", codes: torch.Tensor | None = None) -> dict:
+    """The model's ``decoder`` (an ``nn.Sequential``) as JSON layers that ``AEBook.Decoder`` evaluates.
+
+    ``precision="auto"`` ships the weights as float16 (half the page weight) when, at the
+    ``codes`` the widget will decode, ``half_precision_error`` finds no pixel moved by
+    ``HALF_PRECISION_TOLERANCE``; else float32.
+    """
+    if precision == "auto":
+        error = half_precision_error(model, codes)
+        precision = "float16" if error < HALF_PRECISION_TOLERANCE else "float32"
+    if precision not in ("float16", "float32"):
+        raise ValueError(f"export_decoder: precision must be 'auto', 'float16' or 'float32'; got {precision!r}")
+    pack = b64_halves if precision == "float16" else b64_floats
     layers = []
     for layer in model.decoder:
         if isinstance(layer, nn.Linear):
             layers.append(dict(type="linear", **{"in": layer.in_features}, out=layer.out_features,
-                               W=b64_floats(layer.weight), b=b64_floats(layer.bias)))
+                               W=pack(layer.weight), b=pack(layer.bias)))
         elif isinstance(layer, nn.Unflatten):
             layers.append(dict(type="unflatten", shape=list(layer.unflattened_size)))
         elif isinstance(layer, nn.ConvTranspose2d) and layer.dilation == (1, 1) and layer.groups == 1:
             layers.append(dict(type="conv_transpose", cout=layer.out_channels, k=layer.kernel_size[0],
                                stride=layer.stride[0], padding=layer.padding[0],
                                output_padding=layer.output_padding[0],
-                               W=b64_floats(layer.weight), b=b64_floats(layer.bias)))
+                               W=pack(layer.weight), b=pack(layer.bias)))
         elif isinstance(layer, nn.BatchNorm2d):  # eval mode: fold into scale * x + shift
-            scale = layer.weight / torch.sqrt(layer.running_var + layer.eps)
-            layers.append(dict(type="batchnorm", scale=b64_floats(scale),
-                               shift=b64_floats(layer.bias - layer.running_mean * scale)))
+            scale, shift = _folded_batchnorm(layer)
+            layers.append(dict(type="batchnorm", scale=pack(scale), shift=pack(shift)))
         elif isinstance(layer, nn.ReLU):
             layers.append(dict(type="relu"))
         elif isinstance(layer, nn.LeakyReLU):
@@ -75,7 +95,45 @@ def export_decoder(model: nn.Module, image_shape: tuple[int, int, int] = (1, 28,
         else:
             raise ValueError(f"export_decoder cannot translate a {type(layer).__name__} layer to JavaScript")
     latent_dim = next(p for p in model.decoder.parameters()).shape[1]
-    return dict(latent_dim=int(latent_dim), image_shape=list(image_shape), layers=layers)
+    return dict(latent_dim=int(latent_dim), image_shape=list(image_shape), layers=layers, dtype=precision)
+
+
+def _folded_batchnorm(layer: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """An eval-mode batch norm as ``scale * x + shift`` per channel."""
+    scale = layer.weight / torch.sqrt(layer.running_var + layer.eps)
+    return scale, layer.bias - layer.running_mean * scale
+
+
+@torch.no_grad()
+def half_precision_decoder(model: nn.Module) -> nn.Sequential:
+    """A copy of the model's decoder computing what the page computes from float16 weights."""
+    import copy
+
+    rounded = copy.deepcopy(model.decoder).cpu().eval()
+    for layer in rounded:
+        if isinstance(layer, nn.BatchNorm2d):  # round what the page gets: the folded scale and shift
+            scale, shift = _folded_batchnorm(layer)
+            layer.weight.copy_(scale.half().float())
+            layer.bias.copy_(shift.half().float())
+            layer.running_mean.zero_()
+            layer.running_var.fill_(1 - layer.eps)
+        else:
+            for param in layer.parameters():
+                param.copy_(param.half().float())
+    return rounded
+
+
+@torch.no_grad()
+def half_precision_error(model: nn.Module, codes: torch.Tensor | None = None) -> float:
+    """Largest change of a decoded pixel when the exported numbers are rounded to float16, over
+    ``codes`` (by default 256 codes drawn from N(0, 9·I))."""
+    import copy
+
+    rounded, decoder = half_precision_decoder(model), copy.deepcopy(model.decoder).cpu().eval()
+    latent_dim = next(p for p in decoder.parameters()).shape[1]
+    z = (torch.as_tensor(codes).detach().cpu().float() if codes is not None
+         else torch.randn(256, latent_dim, generator=torch.Generator().manual_seed(0)) * 3)
+    return float((rounded(z) - decoder(z)).abs().max())
 
 
 class Widget:
@@ -116,8 +174,9 @@ def traversal(model: nn.Module, images: torch.Tensor, labels: list[str], dims: l
     from aebook.latent import encode_all
 
     z = encode_all(model, images)
+    ends = [z + sign * max_sd * float(sds[d]) * torch.eye(z.shape[1])[d] for d in dims for sign in (-1, 1)]
     return Widget("traverse", dict(
-        decoder=export_decoder(model), max_sd=max_sd,
+        decoder=export_decoder(model, codes=torch.cat([z, *ends])), max_sd=max_sd,
         dims=[dict(index=int(d), sd=round(float(sds[d]), 4)) for d in dims],
         images=[dict(label=lab, z=[round(float(v), 6) for v in code], pixels=b64_bytes(img))
                 for lab, code, img in zip(labels, z, images)]))
@@ -182,7 +241,9 @@ def latent_plane(models: dict[str, nn.Module], x: torch.Tensor, y: torch.Tensor,
         lo, hi = torch.quantile(z, 0.005, dim=0), torch.quantile(z, 0.995, dim=0)
         pad = (hi - lo) * 0.15
         lo, hi = lo - pad, hi + pad
-        shipped.append(dict(name=name, decoder=export_decoder(model), points=b64_floats(z),
+        grid = torch.stack(torch.meshgrid(*(torch.linspace(float(lo[i]), float(hi[i]), 24) for i in (0, 1)),
+                                          indexing="ij"), -1).reshape(-1, 2)  # the plane the ring can visit
+        shipped.append(dict(name=name, decoder=export_decoder(model, codes=grid), points=b64_floats(z),
                             labels=b64_labels(y[:n_points]),
                             box=dict(x=[round(float(lo[0]), 4), round(float(hi[0]), 4)],
                                      y=[round(float(lo[1]), 4), round(float(hi[1]), 4)],

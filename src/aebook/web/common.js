@@ -12,6 +12,14 @@ window.AEBook = window.AEBook || {};
     const b = A.bytes(b64);
     return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
   };
+  A.halves = function (b64) {  // base64 of little-endian float16 -> Float32Array (older browsers lack Float16Array)
+    const b = A.bytes(b64), out = new Float32Array(b.length / 2);
+    for (let i = 0; i < out.length; i++) {
+      const h = b[2 * i] | (b[2 * i + 1] << 8), sign = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
+      out[i] = e === 0 ? sign * f * 2 ** -24 : e === 31 ? (f ? NaN : sign * Infinity) : sign * (1 + f / 1024) * 2 ** (e - 15);
+    }
+    return out;
+  };
   A.el = function (tag, attrs, parent) {  // create an element with attributes / text
     const e = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
@@ -101,7 +109,8 @@ window.AEBook = window.AEBook || {};
   A.Decoder = function (spec) {
     const parsed = spec.layers.map(L => {
       const out = Object.assign({}, L);
-      for (const key of ["W", "b", "scale", "shift"]) if (typeof L[key] === "string") out[key] = A.floats(L[key]);
+      const unpack = spec.dtype === "float16" ? A.halves : A.floats;
+      for (const key of ["W", "b", "scale", "shift"]) if (typeof L[key] === "string") out[key] = unpack(L[key]);
       return out;
     });
     this.latent_dim = spec.latent_dim;
