@@ -61,11 +61,15 @@ def test_smoke_benchmark_prints_name_value_unit(tmp_path):
                  "page_weight_01_fully_connected", "page_weight_max", "plotly_bundle", "tsne_seconds_per_map",
                  "peak_memory", "family_of_4_fc_batching_speedup", "family_of_4_conv_batching_speedup",
                  "training_seconds_total", "plain_way_cold_estimate", "speedup_vs_plain_cold",
-                 "trainer_steps_per_second_compute", "trainer_steps_per_second_playing"):
+                 "trainer_steps_per_second_compute", "trainer_steps_per_second_playing",
+                 "tsne_neighbour_seconds", "import_seconds_torch", "import_seconds_chapter"):
         assert name in figures and float(figures[name]) > 0, name
     expected = float(figures["fc_epoch_seconds"]) / float(figures["fc_epoch_seconds_dataloader"])
     assert abs(float(figures["fc_epoch_ratio"]) - expected) < 0.002 + 0.01 * expected
     assert float(figures["chapter_warm_max"]) == float(figures["chapter_01_fully_connected_warm"])
+    assert float(figures["tsne_neighbour_seconds"]) < float(figures["tsne_seconds_per_map"])
+    groups = sum(float(v) for k, v in figures.items() if k.startswith("import_seconds_") and k != "import_seconds_chapter")
+    assert abs(groups - float(figures["import_seconds_chapter"])) < 0.01
     assert float(figures["plotly_bundle"]) < 1.5  # the site ships the partial bundle for these pages
     assert float(figures["page_weight_max"]) == float(figures["page_weight_01_fully_connected"])
     text = out.read_text()
@@ -93,3 +97,26 @@ def test_trained_models_lists_only_new_entries(tmp_path, tiny_splits):
 def test_family_batching_is_timed_both_ways():
     alone, batched = bench.family_step_seconds(lambda: LinearAutoencoder(4), k=3, batch_size=32, steps=2)
     assert alone > 0 and batched > 0
+
+
+def test_import_seconds_counts_each_group_once_in_order():
+    seconds = bench.import_seconds({"first": ("xml.dom.minidom", "email.mime.text"), "again": ("xml.dom.minidom",)})
+    assert list(seconds) == ["first", "again"]
+    assert seconds["first"] > 0 and seconds["again"] < seconds["first"]  # already loaded: nothing left to pay
+
+
+def test_warm_paragraph_finds_the_set_up_cells_behind_the_notebooks_own_first_cell():
+    sys.path.insert(0, str(project_root() / "tools"))
+    try:
+        import bench as tool
+    finally:
+        sys.path.pop(0)
+    values = {"book_warm_total": 40.0, "chapter_warm_max": 20.0, "chapter_a_warm": 20.0, "chapter_b_warm": 20.0,
+              "import_seconds_torch": 1.5, "import_seconds_scikit_learn": 2.0, "import_seconds_chapter": 3.5}
+    cells = {("a", "warm"): [("# Set-up. The chapter imports…", 0.01), ("a-setup", 6.0), ("plot", 9.0)],
+             ("b", "warm"): [("# Set-up. The chapter imports…", 0.01), ("setup", 4.0), ("plot", 10.0)],
+             ("a", "cold"): [("a-setup", 60.0)]}
+    text = tool.warm_miss(values, cells)
+    assert "the chapters' set-up cells take 10 s together" in text
+    assert "starting the 2 kernels and sending them the cells takes 11 s" in text  # (20 − 15.01) + (20 − 14.01)
+    assert "(scikit-learn 2.0 s, torch 1.5 s)" in text

@@ -57,6 +57,9 @@ def test_a_large_map_draws_a_random_subset_and_says_so():
     assert np.all(np.abs(shares - 0.1) < 0.03)  # drawn at random: every class keeps about its share
     assert fig.layout.annotations[-1].text == f"{plots.MAP_POINTS:,} of the {n:,} points drawn, chosen at random"
     single = plots.latent_scatter(xy, labels, [str(c) for c in range(10)])
+    note = single.layout.annotations[0]
+    assert note.text.replace("<br>", " ") == f"{plots.MAP_POINTS:,} of the {n:,} points drawn, chosen at random"
+    assert note.x > 1 and note.xanchor == "left"  # under the legend, clear of the axis title
     assert sorted(np.concatenate([t.customdata for t in single.data])) == sorted(np.concatenate([t.customdata for t in left]))
 
 

@@ -11,10 +11,13 @@ import contextlib
 import math
 import os
 import platform
+import json
 import resource
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -161,6 +164,48 @@ def tsne_seconds(z: torch.Tensor) -> float:
         start = time.perf_counter()
         tsne(z, cache=Path(folder))
         return time.perf_counter() - start
+
+
+def tsne_neighbour_seconds(z: torch.Tensor) -> float:
+    """Seconds for the first step of a t-SNE map of ``z`` alone: the nearest neighbours and the
+    perplexity-calibrated affinities, with the settings ``latent.tsne`` lets openTSNE choose."""
+    import numpy as np
+    from openTSNE.affinity import PerplexityBasedNN
+
+    x = np.asarray(z, dtype=np.float64)
+    start = time.perf_counter()
+    PerplexityBasedNN(x, perplexity=min(30.0, (len(x) - 1) / 3), n_jobs=os.cpu_count() or 1, random_state=0,
+                      verbose=False)
+    return time.perf_counter() - start
+
+
+# What a chapter's kernel imports before its first line of work, in the order it happens:
+# torchvision comes with the data loader, nbformat with plotly's notebook renderer.
+CHAPTER_IMPORTS: dict[str, tuple[str, ...]] = {
+    "torch": ("torch",),
+    "torchvision": ("torchvision.datasets",),
+    "plotly": ("plotly.graph_objects", "plotly.io"),
+    "nbformat": ("nbformat",),
+    "scikit-learn": ("sklearn.decomposition", "sklearn.linear_model", "sklearn.neighbors"),
+    "aebook": ("aebook.claims", "aebook.data", "aebook.latent", "aebook.models", "aebook.plots", "aebook.realism",
+               "aebook.report", "aebook.widgets", "aebook.zoo", "aebook.arithmetic", "aebook.emoji"),
+}
+
+
+def import_seconds(groups: Mapping[str, Sequence[str]] = CHAPTER_IMPORTS) -> dict[str, float]:
+    """Seconds a fresh Python process spends importing each group of modules, in order; a group
+    counts only what the groups before it had not already loaded."""
+    code = ("import importlib, json, sys, time\n"
+            "out = {}\n"
+            "for name, modules in json.loads(sys.argv[1]).items():\n"
+            "    start = time.perf_counter()\n"
+            "    for module in modules:\n"
+            "        importlib.import_module(module)\n"
+            "    out[name] = time.perf_counter() - start\n"
+            "print(json.dumps(out))\n")
+    run = subprocess.run([sys.executable, "-c", code, json.dumps({k: list(v) for k, v in groups.items()})],
+                         capture_output=True, text=True, check=True, timeout=300)
+    return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def peak_memory_mib() -> float:

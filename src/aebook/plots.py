@@ -224,7 +224,7 @@ def latent_scatter(xy: np.ndarray, labels: Sequence[int] | np.ndarray, class_nam
                       xaxis=dict(showticklabels=False, title="t-SNE 1", zeroline=False),
                       yaxis=dict(showticklabels=False, title="t-SNE 2", zeroline=False),
                       margin=dict(t=40 if title else 20))
-    _note_subset(fig, len(shown), len(labels))
+    _note_subset(fig, len(shown), len(labels), beside_legend=True)
     return fig
 
 
@@ -239,9 +239,16 @@ def map_subset(n: int, most: int = MAP_POINTS, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, most, replace=False))
 
 
-def _note_subset(fig: go.Figure, shown: int, n: int) -> None:
-    """Say under a map how many of its points are drawn, when not all are."""
-    if shown < n:
+def _note_subset(fig: go.Figure, shown: int, n: int, beside_legend: bool = False) -> None:
+    """Say how many of a map's points are drawn, when not all are: under the plot's right corner,
+    or (``beside_legend``, for a legend at the right) under the legend, clear of the axis title."""
+    if shown >= n:
+        return
+    if beside_legend:
+        fig.add_annotation(text=f"{shown:,} of the {n:,}<br>points drawn,<br>chosen at random", align="left",
+                           xref="paper", yref="paper", x=1.02, y=0, xanchor="left", yanchor="bottom",
+                           showarrow=False, font=dict(size=11), opacity=0.8)
+    else:
         fig.add_annotation(text=f"{shown:,} of the {n:,} points drawn, chosen at random", showarrow=False,
                            xref="paper", yref="paper", x=1, y=0, xanchor="right", yanchor="top", yshift=-4,
                            font=dict(size=11), opacity=0.8)
