@@ -44,6 +44,7 @@ smoke: $(STAMP)  ## execute every chapter quickly (AEBOOK_SMOKE=1) as notebooks
 	AEBOOK_SMOKE=1 $(PY) -m aebook.notebooks --all --execute --out _build/smoke
 
 bench: $(STAMP)  ## measure speed and memory; prints `name: value unit` and writes BENCHMARKS.md
+	@tools/system-packages.sh
 	$(PY) tools/bench.py
 
 # A local copy of (part of) Fashion-MNIST in torchvision's layout, for `make baselines`

@@ -120,3 +120,24 @@ def test_warm_paragraph_finds_the_set_up_cells_behind_the_notebooks_own_first_ce
     assert "the chapters' set-up cells take 10 s together" in text
     assert "starting the 2 kernels and sending them the cells takes 11 s" in text  # (20 − 15.01) + (20 − 14.01)
     assert "(scikit-learn 2.0 s, torch 1.5 s)" in text
+    assert text.startswith("`book_warm_total` (40 s against 30) and `chapter_warm_max` (20.0 s against 8) miss their goals.")
+    assert "2 × 3.5 s = 7 s of the warm run" in text
+    values |= {"book_warm_total": 25.0, "chapter_warm_max": 12.5, "import_seconds_plotly": 0.004}
+    text = tool.warm_miss(values, cells)
+    assert text.startswith("`chapter_warm_max` (12.5 s against 8) misses its goal.")
+    assert "(scikit-learn 2.0 s, torch 1.5 s; the rest already loaded by these)" in text  # plotly's 4 ms left out
+
+
+def test_trainer_section_says_it_was_not_measured_without_a_browser(monkeypatch, capsys):
+    sys.path.insert(0, str(project_root() / "tools"))
+    try:
+        import bench as tool
+    finally:
+        sys.path.pop(0)
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)  # as on a machine with no browser installed
+    section = tool.trainer_section(data=None)
+    assert section.startswith(tool.TRAINER_TITLE)
+    assert "Not measured in this run: no Chromium on PATH (install it: apt-get install chromium)." in section
+    assert "the in-page trainer is not timed in this run" in capsys.readouterr().out

@@ -247,6 +247,10 @@ def machine() -> dict[str, str]:
             "plotly": plotly.__version__}
 
 
+class NoBrowser(RuntimeError):
+    """No Chromium (or Chrome) on PATH, so nothing can be timed in a browser."""
+
+
 def trainer_steps_per_second(data: object, batch: int = 32, steps: int = 300, play_seconds: float = 5.0) -> dict:
     """Training speed of the in-page trainer (web/trainer.js) in headless Chromium, on the chapter's images.
 
@@ -261,7 +265,7 @@ def trainer_steps_per_second(data: object, batch: int = 32, steps: int = 300, pl
 
     browser_path = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
     if browser_path is None:
-        raise RuntimeError("no Chromium on PATH: the in-page trainer cannot be timed")
+        raise NoBrowser("no Chromium on PATH (install it: apt-get install chromium)")
     x, y = playground.pick_images(data.train.x, data.train.y, per_class=30)
     widget = playground.trainer(playground.as_bytes(x), y, data.classes,
                                 playground.TrainerSettings(batch=batch))
