@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
-
-
-def chromium_path() -> str | None:
-    """The Debian/Ubuntu Chromium, or any chromium/chrome on PATH."""
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        if shutil.which(name):
-            return shutil.which(name)
-    return None
+from aebook.runtime import BROWSER_FLAGS as FLAGS, chromium_path  # noqa: F401 (both used by the browser tests)
 
 
 @dataclass

@@ -128,7 +128,7 @@ def test_warm_paragraph_finds_the_set_up_cells_behind_the_notebooks_own_first_ce
     assert "(scikit-learn 2.0 s, torch 1.5 s; the rest already loaded by these)" in text  # plotly's 4 ms left out
 
 
-def test_trainer_section_says_it_was_not_measured_without_a_browser(monkeypatch, capsys):
+def test_without_a_browser_the_last_measured_trainer_section_is_kept(monkeypatch, capsys):
     sys.path.insert(0, str(project_root() / "tools"))
     try:
         import bench as tool
@@ -137,7 +137,11 @@ def test_trainer_section_says_it_was_not_measured_without_a_browser(monkeypatch,
     import shutil
 
     monkeypatch.setattr(shutil, "which", lambda name: None)  # as on a machine with no browser installed
-    section = tool.trainer_section(data=None)
-    assert section.startswith(tool.TRAINER_TITLE)
-    assert "Not measured in this run: no Chromium on PATH (install it: apt-get install chromium)." in section
-    assert "the in-page trainer is not timed in this run" in capsys.readouterr().out
+    assert tool.trainer_section(data=None) is None
+    assert "no Chromium on PATH (install it: apt-get install chromium)" in capsys.readouterr().out
+    text = f"# Benchmarks\n\n## Goals\n\nA.\n\n{tool.TRAINER_TITLE}\n\nMeasured 2026-01-01: 71 steps/s.\n\n## Baselines\n\nB.\n"
+    kept = tool.section_of(text)
+    assert kept == f"{tool.TRAINER_TITLE}\n\nMeasured 2026-01-01: 71 steps/s.\n"
+    assert tool.with_section(text, kept) == text  # written back unchanged
+    assert tool.with_section(text, f"{tool.TRAINER_TITLE}\n\nNew.\n").endswith("\n\nNew.\n\n## Baselines\n\nB.\n")
+    assert tool.section_of("# Benchmarks\n") is None

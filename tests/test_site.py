@@ -156,35 +156,24 @@ def test_the_site_ships_the_partial_plotly_bundle_when_it_has_every_trace_the_pa
 
 def test_the_partial_bundle_draws_every_trace_type_in_a_browser(tmp_path):
     """The bundle, loaded in Chromium, draws one figure of each type in plots.TRACE_TYPES."""
-    import shutil
-
     import numpy as np
-    import pytest
     import torch
+    from browser import browser
 
     from aebook import plots
-
-    browser = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
-    if browser is None:
-        pytest.skip("no Chromium on PATH")
-    from playwright.sync_api import sync_playwright
 
     figures = [plots.image_grid([torch.rand(2, 1, 8, 8)]), plots.image_grid([torch.rand(60, 1, 28, 28)]),
                plots.box_plot({"a": [1, 2, 3]}, "y"), plots.latent_scatter(np.eye(2), [0, 1], "ab")]
     assert {t.type for f in figures for t in f.data} == set(plots.TRACE_TYPES)
     page = S.offline_page(_figure_page(*figures), S.partial_bundle().as_uri())  # no CDN loader left
     (tmp_path / "page.html").write_text(page)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=browser, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            tab = b.new_page()
-            errors = []
-            tab.on("pageerror", lambda e: errors.append(str(e)))
-            tab.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
-            tab.goto((tmp_path / "page.html").as_uri())
-            tab.wait_for_function("document.querySelectorAll('.js-plotly-plot').length === 4")
-            drawn = tab.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].map(gd =>
-                gd.querySelectorAll('.heatmaplayer image, .imagelayer image, .boxlayer path, .scatterlayer .point').length)""")
-        finally:
-            b.close()
+    with browser() as b:
+        tab = b.new_page()
+        errors = []
+        tab.on("pageerror", lambda e: errors.append(str(e)))
+        tab.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+        tab.goto((tmp_path / "page.html").as_uri())
+        tab.wait_for_function("document.querySelectorAll('.js-plotly-plot').length === 4")
+        drawn = tab.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].map(gd =>
+            gd.querySelectorAll('.heatmaplayer image, .imagelayer image, .boxlayer path, .scatterlayer .point').length)""")
     assert errors == [] and all(n > 0 for n in drawn), (errors, drawn)

@@ -47,9 +47,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"note: {str(exc).splitlines()[0]} Measuring on the generated stand-in instead.")
             os.environ["AEBOOK_DATA"] = "standin"  # chapter kernels inherit it
             data = load_fashion_mnist()
+    old = args.out.read_text(encoding="utf-8") if args.out.exists() else "# Benchmarks\n"
     trainer = trainer_section(data)
+    if trainer is None:  # no browser: keep the last measured (and dated) section rather than erase it
+        if args.trainer:
+            return 1
+        trainer = section_of(old) or "\n".join([TRAINER_TITLE, "", "Not measured: no Chromium on PATH.", ""])
     if args.trainer:
-        old = args.out.read_text(encoding="utf-8") if args.out.exists() else "# Benchmarks\n"
         args.out.write_text(with_section(old, trainer), encoding="utf-8")
         print(f"wrote the in-page trainer's section of {args.out}")
         return 0
@@ -120,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     report("speedup_vs_plain_cold", plain / values["book_cold_total"], "x")
     report("speedup_vs_plain_rerun", plain / values["book_warm_total"], "x")
     kept = ""  # the baselines tables (make baselines) outlive a new benchmark run
-    if args.out.exists() and "## Baselines" in (old := args.out.read_text(encoding="utf-8")):
+    if "## Baselines" in old:
         kept = "\n" + old[old.index("## Baselines"):]
     text = with_section(markdown(figures, data.is_standin, args.smoke, models, cells) + kept, trainer)
     args.out.write_text(text, encoding="utf-8")
@@ -145,13 +149,15 @@ def plain_way(values: dict[str, float], models: list[dict]) -> float:
 TRAINER_TITLE = "## In-page trainer"
 
 
-def trainer_section(data) -> str:
-    """The in-page trainer's speed in headless Chromium, as a BENCHMARKS.md section (printed as figures too)."""
+def trainer_section(data) -> str | None:
+    """The in-page trainer's speed in headless Chromium, as a BENCHMARKS.md section (printed as figures too);
+    None, with a line saying so, where there is no browser to time it in."""
     try:
         rates = bench.trainer_steps_per_second(data)
     except bench.NoBrowser as e:
-        print(f"note: {e}; the in-page trainer is not timed in this run", flush=True)
-        return "\n".join([TRAINER_TITLE, "", f"Not measured in this run: {e}.", ""])
+        print(f"note: {e}; the in-page trainer is not timed in this run, and BENCHMARKS.md keeps its last "
+              "measured section", flush=True)
+        return None
     for kind, rate in rates.items():
         print(f"trainer_steps_per_second_{kind}: {rate:.3f} steps/s", flush=True)
     met = "yes" if rates["playing"] >= 50 else "no"
@@ -166,12 +172,20 @@ def trainer_section(data) -> str:
         f"Goal: at least 50 steps per second while playing. Met: {met}.", ""])
 
 
+def section_of(text: str) -> str | None:
+    """The in-page trainer section of ``text`` (a BENCHMARKS.md), or None if it has none."""
+    if TRAINER_TITLE not in text:
+        return None
+    start = text.index(TRAINER_TITLE)
+    end = text.find("\n## ", start + len(TRAINER_TITLE))
+    return text[start:] if end == -1 else text[start:end]
+
+
 def with_section(text: str, section: str) -> str:
     """``text`` with its in-page trainer section replaced by ``section`` (inserted before the baselines if absent)."""
-    if TRAINER_TITLE in text:
+    if (old := section_of(text)) is not None:
         start = text.index(TRAINER_TITLE)
-        nxt = text.find("\n## ", start + len(TRAINER_TITLE))
-        return text[:start] + section + ("\n" + text[nxt + 1:] if nxt != -1 else "")
+        return text[:start] + section + text[start + len(old):]
     if "## Baselines" in text:
         i = text.index("## Baselines")
         return text[:i] + section + "\n" + text[i:]
@@ -275,7 +289,6 @@ def warm_miss(values: dict[str, float], cells: dict) -> str:
     groups = sorted(((v, k[len("import_seconds_"):]) for k, v in values.items()
                      if k.startswith("import_seconds_") and k != "import_seconds_chapter"), reverse=True)
     shown = [(v, name) for v, name in groups if v >= 0.05]
-    rest = " the rest already loaded by these" if len(shown) < len(groups) else ""
     missed = [f"`{name}` ({values[name]:.{digits}f} s against {GOALS[name][0]:g})"
               for name, digits in (("book_warm_total", 0), ("chapter_warm_max", 1))
               if values[name] > GOALS[name][0]]
@@ -286,7 +299,7 @@ def warm_miss(values: dict[str, float], cells: dict) -> str:
             f"kernels and sending them the cells takes {kernel:.0f} s; the chapters' set-up cells take {setup:.0f} s "
             f"together. Importing what a chapter imports takes {values['import_seconds_chapter']:.1f} s in a fresh "
             "process (" + ", ".join(f"{name.replace('_', '-')} {v:.1f} s" for v, name in shown)
-            + (f";{rest}" if rest else "") + "), paid again by every chapter, since each runs in its own kernel: "
+            + ("; the rest already loaded by these" if len(shown) < len(groups) else "") + "), paid again by every chapter, since each runs in its own kernel: "
             f"{importing} × {values['import_seconds_chapter']:.1f} s = {imports:.0f} s of the warm run. "
             "The slowest cells are listed below.")
 

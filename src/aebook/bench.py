@@ -25,7 +25,7 @@ from torch import nn
 
 from aebook.data import iterate_batches
 from aebook.losses import mse
-from aebook.runtime import get_device
+from aebook.runtime import BROWSER_FLAGS, chromium_path, get_device
 from aebook.train import TrainConfig, make_optimiser, mse_objective, train_steps
 
 
@@ -257,13 +257,11 @@ def trainer_steps_per_second(data: object, batch: int = 32, steps: int = 300, pl
     ``compute``: ``steps`` updates back to back at ``batch`` images (no drawing); ``playing``: the
     rate the widget itself reports after ``play_seconds`` of play, with its views redrawn as on the page.
     """
-    import shutil
-
     from playwright.sync_api import sync_playwright
 
     from aebook import playground
 
-    browser_path = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+    browser_path = chromium_path()
     if browser_path is None:
         raise NoBrowser("no Chromium on PATH (install it: apt-get install chromium)")
     x, y = playground.pick_images(data.train.x, data.train.y, per_class=30)
@@ -272,7 +270,7 @@ def trainer_steps_per_second(data: object, batch: int = 32, steps: int = 300, pl
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as p:
         page_file = Path(folder) / "trainer.html"
         page_file.write_text(widget.page(), encoding="utf-8")
-        b = p.chromium.launch(executable_path=browser_path, args=["--no-sandbox", "--disable-gpu"])
+        b = p.chromium.launch(executable_path=browser_path, args=BROWSER_FLAGS)
         try:
             page = b.new_page()
             page.goto(page_file.as_uri())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 from pathlib import Path
 from typing import TypeVar
 
@@ -120,6 +121,18 @@ def seed_everything(seed: int = 0) -> torch.Generator:
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
     return torch.Generator().manual_seed(seed)
+
+
+BROWSER_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]  # headless, and quiet on a closed network
+
+
+def chromium_path() -> str | None:
+    """The Debian/Ubuntu Chromium, or any chromium/chrome on PATH (None when there is none)."""
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
 
 
 def project_root() -> Path:
