@@ -56,7 +56,7 @@ baselines: $(STAMP)  ## the book's models beside classic baselines, on the stand
 	  AEBOOK_DATA_DIR="$(FASHION_SAMPLE)" $(PY) -m aebook.baselines --write BENCHMARKS.md; \
 	else echo "no Fashion-MNIST copy in FASHION_SAMPLE=$(FASHION_SAMPLE): only the stand-in was compared"; fi
 
-ledger: $(STAMP)  ## print every measured claim of the rendered book and check none is contradicted
+ledger: $(STAMP)  ## print every measured claim of the rendered book; exit 1 on a contradiction, 3 on an unreadable page
 	$(PY) -m aebook.claims _book
 
 plotly-bundle: $(STAMP)  ## rebuild assets/plotly/ (plotly.js with only the trace types in plots.TRACE_TYPES); needs node and npm

@@ -97,11 +97,14 @@ def rendered_site(tmp_path_factory) -> RenderedSite:
     for name in BOOK_FILES:
         source = ROOT / name
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, work / name)
+    (ROOT / "data").mkdir(exist_ok=True)
+    (work / "data").symlink_to(ROOT / "data")  # the checkout's stand-in, drawn once for every test
     env = dict(os.environ, AEBOOK_SMOKE="1", AEBOOK_DATA="standin", AEBOOK_EMOJI="font",
-               AEBOOK_ROOT=str(work), AEBOOK_DATA_DIR=str(ROOT / "data"), AEBOOK_CACHE_DIR=str(work / "_cache"),
+               AEBOOK_ROOT=str(work), AEBOOK_CACHE_DIR=str(work / "_cache"),
                VENV=str(Path(sys.executable).parents[1]),
                PATH=f"{Path(quarto).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     env.pop("AEBOOK_DEVICE", None)
+    env.pop("AEBOOK_DATA_DIR", None)
     started = time.perf_counter()
     done = subprocess.run(["bash", "tools/render.sh"], cwd=work, env=env, capture_output=True, text=True,
                           timeout=1800)

@@ -40,8 +40,8 @@ def plain_run(path) -> N.Execution:
 def executed(tmp_path_factory) -> Executed:
     """Every chapter executed once, in book order, sharing one fresh model cache (smoke settings)."""
     cache = str(tmp_path_factory.mktemp("chapter-cache"))
-    saved = {k: os.environ.get(k) for k in ("AEBOOK_SMOKE", "AEBOOK_CACHE_DIR", "AEBOOK_EMOJI")}
-    os.environ.update(AEBOOK_SMOKE="1", AEBOOK_CACHE_DIR=cache, AEBOOK_EMOJI="font")
+    saved = {k: os.environ.get(k) for k in ("AEBOOK_SMOKE", "AEBOOK_CACHE_DIR", "AEBOOK_EMOJI", "AEBOOK_DATA")}
+    os.environ.update(AEBOOK_SMOKE="1", AEBOOK_CACHE_DIR=cache, AEBOOK_EMOJI="font", AEBOOK_DATA="standin")
     try:
         runs = {p.stem: plain_run(p) for p in CHAPTERS}
     finally:

@@ -126,5 +126,138 @@ def test_missing_or_broken_pages_get_one_line(tmp_path, capsys):
     assert C.main([str(tmp_path / "nowhere")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
     (tmp_path / "broken.ipynb").write_text("{ not json")
-    assert C.main([str(tmp_path / "broken.ipynb")]) == 2
-    assert "cannot read a page" in capsys.readouterr().err
+    assert C.main([str(tmp_path / "broken.ipynb")]) == 3  # unreadable: its own status, not "nothing to check"
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"{tmp_path / 'broken.ipynb'}: not a readable notebook")
+
+
+# --------------------------------------------------------------------------- pages that cannot be checked
+
+
+def two_claims() -> tuple[C.Ledger, str]:
+    """A ledger of two claims, and prose that shows what both chose."""
+    ledger = C.Ledger("ch")
+    first = ledger.compare("ae-vs-pca", ("ae", 0.010), ("pca", 0.015), TEXTS, rel_tol=0.02)
+    second = ledger.flag("cached", ("cached", True), {"yes": "The model was loaded from the cache.",
+                                                      "no": "The model was trained on this run."})
+    return ledger, f"{first} {second}"
+
+
+def run_checker(capsys, *paths):
+    """Exit status, printed ledger lines (stdout) and problem lines (stderr) of ``python -m aebook.claims``."""
+    status = C.main([str(p) for p in paths])
+    out, err = capsys.readouterr()
+    return status, out.splitlines(), err.splitlines()
+
+
+def test_a_cut_ledger_is_named_and_the_other_pages_are_still_checked(tmp_path, capsys):
+    ledger, prose = two_claims()
+    page = page_with(ledger, prose)
+    (tmp_path / "a-good.html").write_text(page)
+    (tmp_path / "b-cut.html").write_text(page.replace(', "test"', ' "test"', 1))  # a piece of the JSON gone
+    (tmp_path / "c-truncated.html").write_text(page[:page.index('"texts"')])  # the file ends inside the ledger
+    (tmp_path / "d-good.html").write_text(page)
+    status, out, err = run_checker(capsys, tmp_path)
+    assert status == 3
+    assert [line.split("\t")[0] for line in out[:-1]] == ["a-good.html"] * 2 + ["d-good.html"] * 2
+    assert all(line.endswith("\tok") for line in out[:-1])
+    assert len(err) == 2
+    assert err[0].startswith(f"{tmp_path / 'b-cut.html'}: its ledger is not valid JSON (Expecting ',' delimiter")
+    assert err[1].startswith(f"{tmp_path / 'c-truncated.html'}: its ledger is cut off")
+    assert out[-1] == "4 claims on 2 pages: 4 hold, 0 contradicted; 2 pages could not be checked in full (named above)"
+    with pytest.raises(C.PageError, match="not valid JSON"):
+        C.check_page(tmp_path / "b-cut.html")
+
+
+@pytest.mark.parametrize("old, new, why", [
+    ('"evidence":', '"evidnce":', "unknown key 'evidnce'; no 'evidence'"),
+    ('"outcome": "lower"', '"outcome": "lowest"', "'outcome' 'lowest' has no text in 'texts'"),
+    ('"rel_tol":', '"rel_tl":', "its 'compare' test cannot run on its evidence and params (TypeError"),
+    ('"test": "compare"', '"test": "vibes"', "'test' is 'vibes', not one of compare, threshold, flag"),
+])
+def test_a_malformed_claim_is_named_and_is_not_a_contradiction(tmp_path, capsys, old, new, why):
+    ledger, prose = two_claims()
+    page = page_with(ledger, prose)
+    (tmp_path / "page.html").write_text(page.replace(old, new, 1))  # in the first claim only
+    status, out, err = run_checker(capsys, tmp_path / "page.html")
+    assert status == 3  # not 1: nothing was contradicted, the ledger could not be read in full
+    assert len(err) == 1
+    assert err[0].startswith(f"{tmp_path / 'page.html'}: claim 1 ('ae-vs-pca') of its ledger is malformed: {why}")
+    assert out[0].split("\t")[1] == "cached" and out[0].endswith("\tok")  # the page's other claim still checked
+    assert out[-1].startswith("1 claims on 1 pages: 1 hold, 0 contradicted; 1 page could not be checked")
+    with pytest.raises(C.PageError, match="malformed"):
+        C.check_page(tmp_path / "page.html")
+
+
+def test_a_contradiction_wins_over_a_page_that_cannot_be_checked(tmp_path, capsys):
+    ledger = C.Ledger("ch1")
+    ledger.compare("ae-vs-pca", ("ae", 0.020), ("pca", 0.015), TEXTS, rel_tol=0.02)  # PCA wins
+    (tmp_path / "bad.html").write_text(page_with(ledger, f"Prose. {TEXTS['lower']}"))
+    (tmp_path / "broken.ipynb").write_text('{"cells": [')
+    status, out, err = run_checker(capsys, tmp_path)
+    assert status == 1
+    assert "CONTRADICTION" in out[0] and len(err) == 1 and err[0].startswith(str(tmp_path / "broken.ipynb"))
+
+
+def book_folder(root, chapters_with_ledger, chapters_without):
+    """A rendered book as Quarto lays it out: index.html, chapters/*.html, references.html, site_libs/."""
+    ledger, prose = two_claims()
+    (root / "chapters").mkdir(parents=True)
+    (root / "site_libs").mkdir()
+    (root / "index.html").write_text("<p>Preface: no measurements here.</p>")
+    (root / "references.html").write_text("<p>References.</p>")
+    (root / "search.html").write_text("<p>Search</p>")
+    (root / "site_libs" / "widget.html").write_text("<p>not a page</p>")
+    for name in chapters_with_ledger:
+        (root / "chapters" / name).write_text(page_with(ledger, prose))
+    for name in chapters_without:
+        (root / "chapters" / name).write_text(f"<p>{prose}</p>")  # its last cell did not run
+
+
+def test_every_chapter_page_of_a_book_carries_a_ledger(tmp_path, capsys):
+    book_folder(tmp_path / "book", ["01-a.html", "03-c.html"], ["02-b.html"])
+    status, out, err = run_checker(capsys, tmp_path / "book")
+    assert status == 3
+    assert err == [f"{tmp_path / 'book' / 'chapters' / '02-b.html'}: a chapter page without a claims ledger: "
+                   "the \"What held on this run\" box (ledger.summary(), the chapter's last cell) is missing "
+                   "or did not run"]
+    assert [line.split("\t")[0] for line in out[:-1]] == ["01-a.html"] * 2 + ["03-c.html"] * 2
+    assert out[-1].startswith("4 claims on 2 pages: 4 hold, 0 contradicted; 1 page could not be checked")
+    book_folder(tmp_path / "whole", ["01-a.html", "02-b.html"], [])  # index, references, search need none
+    status, out, err = run_checker(capsys, tmp_path / "whole")
+    assert status == 0 and err == [] and out[-1] == "4 claims on 2 pages: 4 hold, 0 contradicted"
+    book_folder(tmp_path / "bare", [], ["01-a.html"])  # no ledger anywhere, but a chapter: not "nothing to check"
+    assert run_checker(capsys, tmp_path / "bare")[0] == 3
+
+
+def notebook(cells):
+    return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+def test_every_executed_notebook_with_code_carries_a_ledger(tmp_path, capsys):
+    ledger, prose = two_claims()
+    summary = ledger.summary().data
+    ran = {"cell_type": "code", "source": "x = 1", "execution_count": 1, "outputs": []}
+    (tmp_path / "01-a.ipynb").write_text(notebook([{"cell_type": "markdown", "source": prose}, ran, {
+        "cell_type": "code", "source": "ledger.summary()", "execution_count": 2,
+        "outputs": [{"output_type": "display_data", "data": {"text/markdown": summary}, "metadata": {}}]}]))
+    (tmp_path / "02-b.ipynb").write_text(notebook([{"cell_type": "markdown", "source": prose}, ran]))
+    (tmp_path / "index.ipynb").write_text(notebook([{"cell_type": "markdown", "source": "# Preface"}]))
+    status, out, err = run_checker(capsys, tmp_path)
+    assert status == 3
+    assert len(err) == 1 and err[0].startswith(f"{tmp_path / '02-b.ipynb'}: a chapter page without a claims ledger")
+    assert [line.split("\t")[0] for line in out[:-1]] == ["01-a.ipynb"] * 2
+    unexecuted = tmp_path / "downloads"  # notebooks as the book offers them for download: nothing ran yet
+    unexecuted.mkdir()
+    (unexecuted / "01-a.ipynb").write_text(notebook([{"cell_type": "code", "source": "x = 1", "execution_count": None,
+                                                      "outputs": []}]))
+    assert run_checker(capsys, unexecuted)[0] == 2  # nothing to check, as before
+
+
+def test_help_documents_every_exit_status(capsys):
+    with pytest.raises(SystemExit) as done:
+        C.main(["--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    for line in ("0  every claim holds", "1  a contradiction", "2  nothing to check", "3  a page could not be checked"):
+        assert line in out and line in C.__doc__

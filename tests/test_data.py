@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from aebook import data as D
+from aebook import standin
 
 
 def write_small_fashion_mnist(root, n_train=120, n_test=40, seed=0):
@@ -12,7 +13,7 @@ def write_small_fashion_mnist(root, n_train=120, n_test=40, seed=0):
     for split, n in (("train", n_train), ("test", n_test)):
         images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
         labels = rng.integers(0, 10, size=n).astype(np.uint8)
-        D.write_idx(images, labels, raw, split)
+        standin.write_idx(images, labels, raw, split)
         sets[split] = (images, labels)
     return sets
 
@@ -77,9 +78,10 @@ def test_offline_error_names_dataset_folder_and_fix(tmp_path, monkeypatch):
         D.load_fashion_mnist(source="fashion-mnist", root=tmp_path)
     message = str(err.value)
     raw = tmp_path / "FashionMNIST" / "raw"
-    assert "Fashion-MNIST" in message and str(raw) in message
+    assert "Fashion-MNIST" in message and str(raw) in message and "RuntimeError: Error downloading" in message
     assert "AEBOOK_DATA=standin" in message and "internet" in message
-    assert not list(raw.iterdir())  # no partial download left behind
+    assert len(message.splitlines()) == 2  # the cause, then the fix
+    assert not list(raw.iterdir()) and not list(raw.parent.glob(".download-*"))  # no partial download left
 
 
 def test_unknown_source_is_refused(tmp_path):
@@ -87,18 +89,37 @@ def test_unknown_source_is_refused(tmp_path):
         D.load_fashion_mnist(source="mnist", root=tmp_path)
 
 
-def test_smoke_mode_falls_back_to_standin(tmp_path, monkeypatch):
+def small_standin(monkeypatch, n_train=8000, n_test=1200):
+    """Make the stand-in smaller (it is 70,000 drawings) for a quick test."""
+    full_size = standin.draw
+    monkeypatch.setattr(standin, "draw", lambda: full_size(n_train=n_train, n_test=n_test))
+
+
+def test_smoke_mode_without_data_uses_the_standin_and_says_so(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("AEBOOK_SMOKE", "1")
-    full_size = D.make_standin
-    monkeypatch.setattr(D, "make_standin", lambda root: full_size(root, n_train=8000, n_test=1200))
+    small_standin(monkeypatch)
     data = D.load_fashion_mnist(root=tmp_path)
     assert data.is_standin and "stand-in" in data.source_name
     assert (len(data.train), len(data.val), len(data.test)) == (2000, 500, 1000)  # SMOKE_SIZES
     assert (tmp_path / "standin" / "FashionMNIST" / "raw" / "train-images-idx3-ubyte").exists()
+    said = capsys.readouterr().out
+    assert said.count("\n") == 1 and "smoke runs do not download it" in said and "stand-in" in said
+    from aebook.report import run_notice
+    banner = run_notice(data).data
+    assert "Stand-in data" in banner and "not on disk" in banner and "AEBOOK_DATA=standin" not in banner
+
+
+def test_asking_for_the_standin_is_said_as_asked(tmp_path, monkeypatch):
+    small_standin(monkeypatch, 2000, 300)
+    monkeypatch.setenv("AEBOOK_DATA", "STANDIN")
+    data = D.load_fashion_mnist(root=tmp_path, val_size=100)
+    from aebook.report import run_notice
+    banner = run_notice(data).data
+    assert data.why_standin == "asked" and "as asked for" in banner and "could not" not in banner
 
 
 def test_standin_has_learnable_class_structure(tmp_path):
-    D.make_standin(tmp_path, n_train=2000, n_test=500, seed=3)
+    standin.make_standin(tmp_path, n_train=2000, n_test=500, seed=3)
     data = D.load_fashion_mnist(source="fashion-mnist", root=tmp_path, val_size=100)
     # nearest class mean in pixel space: noise would give ~10 %
     means = torch.stack([data.train.x[data.train.y == c].mean(0) for c in range(10)]).flatten(1)

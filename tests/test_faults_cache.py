@@ -1,9 +1,12 @@
 """The model cache under faults: nothing trained is lost, nothing is half-written."""
 
+import os
+
 import pytest
 import torch
 
 import aebook.checkpoints as checkpoints
+from aebook import files
 from aebook.checkpoints import load_or_train
 from aebook.models import LinearAutoencoder
 from aebook.train import TrainConfig, TrainingDiverged
@@ -20,11 +23,11 @@ def test_save_killed_midway_keeps_the_old_entry(tiny_splits, monkeypatch):
     old = b"an older entry that must survive"
     path.write_bytes(old)  # unreadable, so the next call retrains and saves
 
-    def killed(obj, fh, *args, **kwargs):
-        fh.write(b"half a checkpoint")
+    def killed(fd, data):
+        os.write(fd, bytes(data[: len(data) // 2]))  # half a checkpoint reaches the disk
         raise KeyboardInterrupt  # the process is stopped in the middle of writing
 
-    monkeypatch.setattr(checkpoints.torch, "save", killed)
+    monkeypatch.setattr(files, "write_chunk", killed)  # aebook.files writes every cache entry
     with pytest.raises(KeyboardInterrupt):
         load_or_train("m", build, tiny_splits, CONFIG)
     assert path.read_bytes() == old

@@ -9,15 +9,17 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import sys
 import tempfile
 from pathlib import Path
 
 from aebook import bench, site
-from aebook.data import DataUnavailableError, load_fashion_mnist
+from aebook.data import DataUnavailableError, load_fashion_mnist, real_data_on_disk
+from aebook.files import SaveError, write_atomic
 from aebook.latent import encode_all
 from aebook.models import ConvAutoencoder, LinearAutoencoder, count_parameters
 from aebook.notebooks import chapter_paths
-from aebook.runtime import data_dir, project_root
+from aebook.runtime import project_root
 
 GOALS = {  # figure: (goal, unit) -- each at most the goal
     "book_cold_total": (600, "s"), "book_warm_total": (30, "s"), "chapter_warm_max": (8, "s"),
@@ -42,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
 
     with bench.environment(AEBOOK_SMOKE="1" if args.smoke else "0", AEBOOK_STATIC_FIGURES="0"):  # as Quarto runs them
         try:
+            if args.smoke and not real_data_on_disk():  # a smoke run would not download it either
+                raise DataUnavailableError("Fashion-MNIST is not on disk and smoke runs do not download it.")
             data = load_fashion_mnist()
         except DataUnavailableError as exc:  # no real data here: measure on the stand-in, and say so
             print(f"note: {str(exc).splitlines()[0]} Measuring on the generated stand-in instead.")
@@ -54,10 +58,14 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         trainer = section_of(old) or "\n".join([TRAINER_TITLE, "", "Not measured: no Chromium on PATH.", ""])
     if args.trainer:
-        args.out.write_text(with_section(old, trainer), encoding="utf-8")
+        try:
+            write_atomic(args.out, with_section(old, trainer))
+        except SaveError as exc:
+            print(f"{exc}; the figures above were not kept", file=sys.stderr)
+            return 1
         print(f"wrote the in-page trainer's section of {args.out}")
         return 0
-    root = data_dir() / ("standin" if data.is_standin else "")
+    root = data.folder.parents[1]  # the folder holding FashionMNIST/raw/, as torchvision's class wants it
     n = 2_048 if args.smoke else 55_000
     x = bench.idx_images(root, n)
     report("matmul_gflop_per_s", bench.matmul_gflop_per_s(512 if args.smoke else 2048), "GFLOP/s")
@@ -127,7 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     if "## Baselines" in old:
         kept = "\n" + old[old.index("## Baselines"):]
     text = with_section(markdown(figures, data.is_standin, args.smoke, models, cells) + kept, trainer)
-    args.out.write_text(text, encoding="utf-8")
+    try:  # aebook.files: a full disk leaves the old BENCHMARKS.md whole, and this run's figures printed above
+        write_atomic(args.out, text)
+    except SaveError as exc:
+        print(f"{exc}; the figures above were not kept", file=sys.stderr)
+        return 1
     print(f"wrote {args.out}")
     return 0
 

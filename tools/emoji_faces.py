@@ -14,6 +14,8 @@ import sys
 import unicodedata
 from pathlib import Path
 
+from aebook.files import SaveError, write_atomic
+
 SOURCE = Path(sys.argv[1] if len(sys.argv) > 1 else "/usr/share/unicode/emoji/emoji-test.txt")
 OUT = Path(__file__).resolve().parents[1] / "src" / "aebook" / "emoji_faces.tsv"
 KEEP = {"cat-face"} | {f"face-{s}" for s in ("smiling", "affection", "tongue", "hand", "neutral-skeptical",
@@ -41,5 +43,8 @@ header = (f"# Face emoji of Unicode's 'Smileys & Emotion' group (emoji-test.txt,
           f"# subgroups: {', '.join(sorted(KEEP))}. Written by tools/emoji_faces.py.\n"
           "# Unicode data: copyright Unicode, Inc., Unicode License v3 (https://www.unicode.org/license.txt).\n"
           "codepoints\tsubgroup\tcldr_name\tunicode_name\n")
-OUT.write_text(header + "".join("\t".join(r) + "\n" for r in rows), encoding="utf-8")
+try:  # atomic: never a cut table in the package; a failure is one line, and the old table stays
+    write_atomic(OUT, header + "".join("\t".join(r) + "\n" for r in rows))
+except SaveError as exc:
+    sys.exit(str(exc))
 print(f"wrote {len(rows)} faces to {OUT}")

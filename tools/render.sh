@@ -47,6 +47,11 @@ if [ "$(printf '%s\n1.5.0\n' "$VERSION" | sort -V | head -n1)" != "1.5.0" ]; the
   exit 1
 fi
 echo "Rendering with Quarto $VERSION and $PY"
+# A relative AEBOOK_DATA_DIR means "from where I ran the command": the chapters' kernels run
+# elsewhere (the project root), so hand them the absolute path.
+if [ -n "${AEBOOK_DATA_DIR:-}" ]; then
+  case "$AEBOOK_DATA_DIR" in /*) ;; *) export AEBOOK_DATA_DIR="$PWD/$AEBOOK_DATA_DIR" ;; esac
+fi
 # The chapters' kernels get an IPython profile of their own: it keeps the render log free of
 # ipykernel's start-up notice about its local TCP transport, and keeps a reader's own IPython
 # start-up files out of the book's results.

@@ -25,6 +25,7 @@ from torch import nn
 from aebook import zoo
 from aebook.checkpoints import Trained, load_or_train
 from aebook.data import FashionMNISTData, load_fashion_mnist
+from aebook.files import SaveError, write_atomic
 from aebook.latent import negative_elbo_per_image, pca, pca_reconstruction_error, reconstruction_error
 from aebook.models import VAE, LinearAutoencoder, count_parameters
 from aebook.train import ELBOObjective, TrainConfig
@@ -114,7 +115,7 @@ def update_benchmarks(path: Path, key: str, section: str) -> None:
                    "the book's models beside classic baselines, trained on the same split and scored on the " \
                    "same test images.\n\n"
         text = text.rstrip("\n") + "\n\n" + block
-    path.write_text(text, encoding="utf-8")
+    write_atomic(path, text)  # aebook.files: a full disk leaves the old BENCHMARKS.md whole
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,7 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     if args.write is not None:
         key = ("standin" if data.is_standin else "fashion-mnist") + ("" if data.is_official else f"-{n_train}")
-        update_benchmarks(args.write, key, table)
+        try:
+            update_benchmarks(args.write, key, table)
+        except SaveError as exc:
+            print(f"{exc}; the table above was not kept", file=sys.stderr)
+            return 1
         print(f"kept in {args.write}")
     return 0
 

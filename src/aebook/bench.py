@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from aebook.data import iterate_batches
+from aebook.files import write_atomic
 from aebook.losses import mse
 from aebook.runtime import BROWSER_FLAGS, chromium_path, get_device
 from aebook.train import TrainConfig, make_optimiser, mse_objective, train_steps
@@ -132,7 +133,7 @@ def chapter_seconds(path: Path, html_out: Path | None = None) -> tuple[float, li
     run = notebooks.execute(notebooks.qmd_to_notebook(path))  # AEBOOK_STATIC_FIGURES=0: as Quarto runs it
     seconds = time.perf_counter() - start
     if html_out is not None:
-        html_out.write_text(notebooks.to_html(run.notebook), encoding="utf-8")
+        write_atomic(html_out, notebooks.to_html(run.notebook))
     return seconds, cell_seconds(run.notebook)
 
 
@@ -269,7 +270,7 @@ def trainer_steps_per_second(data: object, batch: int = 32, steps: int = 300, pl
                                 playground.TrainerSettings(batch=batch))
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as p:
         page_file = Path(folder) / "trainer.html"
-        page_file.write_text(widget.page(), encoding="utf-8")
+        write_atomic(page_file, widget.page())
         b = p.chromium.launch(executable_path=browser_path, args=BROWSER_FLAGS)
         try:
             page = b.new_page()

@@ -1,26 +1,31 @@
 """Fashion-MNIST, held in memory as tensors and batched by index.
 
-The real data set comes through torchvision's ``FashionMNIST`` class. When it
-cannot be had, a generated *stand-in* with the same on-disk IDX format and the
-same ten classes can be used instead; every chapter says which one it ran on.
+The real data set is downloaded by torchvision's ``FashionMNIST`` class and read by
+torchvision's own IDX readers, from the reader's copy (``AEBOOK_DATA_DIR``, read and never
+changed) or from the book's own data folder. The generated *stand-in*
+(``aebook.standin``), in the same IDX format with the same ten classes, is used when asked
+for, or by a smoke run without the real data; every chapter says which one it ran on.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import gzip
 import hashlib
 import io
 import math
+import os
 import struct
+import tempfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image, ImageDraw
 
-from aebook.runtime import data_dir, is_smoke, log, switch
+from aebook.runtime import data_dir, is_smoke, log, reader_data_dir, switch
 
 CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -67,6 +72,8 @@ class FashionMNISTData:
     source: str
     classes: tuple[str, ...] = CLASSES
     found: tuple[int, int] = (OFFICIAL_SIZES["train"], OFFICIAL_SIZES["test"])  # images in the files read
+    folder: Path | None = None  # the folder the IDX files were read from
+    why_standin: str = ""       # "asked" (AEBOOK_DATA=standin), or why the real data set could not be used
 
     @property
     def is_official(self) -> bool:
@@ -96,6 +103,13 @@ class FashionMNISTData:
 
 
 # --------------------------------------------------------------------------- loading
+#
+# Two folders, two rules. A copy of Fashion-MNIST that the reader points at with
+# AEBOOK_DATA_DIR is theirs: it is read and never changed (nothing deleted, repaired,
+# downloaded or generated into it). The book's own folder, ``runtime.data_dir()``, holds
+# what the book fetched or made itself: a download (made in a temporary folder and moved
+# into place only when complete) and the stand-in. A damaged file there is kept, renamed
+# ``….damaged``, never deleted.
 
 
 def default_val_size(n_train: int) -> int:
@@ -103,43 +117,51 @@ def default_val_size(n_train: int) -> int:
     return max(1, round(n_train * OFFICIAL_VAL_SIZE / OFFICIAL_SIZES["train"]))
 
 
-def load_fashion_mnist(source: str | None = None, root: Path | None = None,
+def load_fashion_mnist(source: str | None = None, root: Path | None = None, copy: Path | None = None,
                        val_size: int | None = None, seed: int = 0,
                        min_train: int = MIN_TRAIN_IMAGES) -> FashionMNISTData:
     """Load train/validation/test splits into memory (smoke mode keeps small subsets).
 
-    ``source`` is ``"fashion-mnist"`` (download when missing) or ``"standin"``;
-    by default it is read from ``AEBOOK_DATA`` and falls back to ``"fashion-mnist"``.
-    In smoke mode a missing real data set is replaced by the stand-in without a download.
-    ``val_size`` defaults to ``default_val_size`` of the training images found, so a
-    partial copy of the data set (e.g. a sample in ``AEBOOK_DATA_DIR``) works too;
+    ``source`` is ``"fashion-mnist"`` or ``"standin"`` (default: ``AEBOOK_DATA``, else the real
+    data set). The real data set is read from the reader's ``copy`` (default: ``AEBOOK_DATA_DIR``)
+    when one is given, else from the book's own folder ``root`` (default ``runtime.data_dir()``),
+    downloading it there when it is missing. A smoke run never downloads: without the real data
+    set on disk it uses the stand-in, and says so in one line and on the page. ``val_size``
+    defaults to ``default_val_size`` of the training images found, so a partial copy works too;
     fewer than ``min_train`` training images raise ``DataTooSmallError``.
     """
     source = (source or switch("AEBOOK_DATA", "fashion-mnist")).strip().lower()
     if source not in SOURCES:
         raise ValueError(f"unknown data source {source!r}; choose one of {SOURCES}")
     root = Path(root) if root is not None else data_dir()
-    if source == "fashion-mnist":
-        removed = remove_damaged(root / "FashionMNIST" / "raw")
-        if not _has_idx(root / "FashionMNIST" / "raw") and is_smoke() and not removed:
-            source = "standin"
-        else:
-            _ensure_fashion_mnist(root, removed)
+    copy = Path(copy) if copy is not None else reader_data_dir()
+    why_standin = ""
     if source == "standin":
-        root = root / "standin"
-        remove_damaged(root / "FashionMNIST" / "raw")
-        if not _has_idx(root / "FashionMNIST" / "raw"):
-            make_standin(root)
-    train_full = _read_split(root, train=True)
-    test = _read_split(root, train=False)
+        why_standin = "asked"
+        if copy is not None:
+            log(f"[data] AEBOOK_DATA=standin: the copy of Fashion-MNIST in {copy} is not used")
+    elif copy is not None:
+        raw, files = read_copy(copy)
+    elif (own := _sound_files(root / "FashionMNIST" / "raw")) is not None:
+        raw, files = root / "FashionMNIST" / "raw", own
+    elif is_smoke():
+        why_standin = "Fashion-MNIST was not on disk when this page was executed, and smoke runs do not download it"
+        log(f"[data] smoke run: Fashion-MNIST is not in {root / 'FashionMNIST' / 'raw'} and smoke runs do not "
+            "download it; using the generated stand-in (AEBOOK_DATA=standin chooses it without this note)")
+    else:
+        raw, files = _download(root)
+    if why_standin:
+        raw, (train_full, test) = root / "standin" / "FashionMNIST" / "raw", _standin(root / "standin")
+    else:
+        train_full, test = (_read_pair(files, "train"), _read_pair(files, "test"))
     found = (len(train_full[1]), len(test[1]))
     if found[0] < min_train or found[1] < 1:
         raise DataTooSmallError(
-            f"Only {found[0]:,} training and {found[1]:,} test images were found in "
-            f"{root / 'FashionMNIST' / 'raw'} (the full data set has {OFFICIAL_SIZES['train']:,} and "
-            f"{OFFICIAL_SIZES['test']:,}); the book needs at least {min_train:,} training images. "
-            "Copy the complete IDX files there (or delete them to download again), point AEBOOK_DATA_DIR "
-            "at a folder that has them, or set AEBOOK_DATA=standin.")
+            f"Only {found[0]:,} training and {found[1]:,} test images were found in {raw} (the full "
+            f"data set has {OFFICIAL_SIZES['train']:,} and {OFFICIAL_SIZES['test']:,}); the book needs at "
+            f"least {min_train:,} training images.\n"
+            "To fix it, point AEBOOK_DATA_DIR at a complete copy, unset it to download the data set, "
+            "or set AEBOOK_DATA=standin.")
     val_size = default_val_size(found[0]) if val_size is None else val_size
     if not 0 < val_size < len(train_full[1]):
         raise ValueError(f"val_size={val_size} must be between 1 and the {len(train_full[1])} "
@@ -151,17 +173,217 @@ def load_fashion_mnist(source: str | None = None, root: Path | None = None,
               "test": test}
     if is_smoke():
         splits = {k: (x[: SMOKE_SIZES[k]], y[: SMOKE_SIZES[k]]) for k, (x, y) in splits.items()}
-    sets = {k: _to_image_set(x, y, source) for k, (x, y) in splits.items()}
-    return FashionMNISTData(train=sets["train"], val=sets["val"], test=sets["test"], source=source,
-                            found=found)
+    sets = {k: _to_image_set(x, y, "standin" if why_standin else source) for k, (x, y) in splits.items()}
+    return FashionMNISTData(train=sets["train"], val=sets["val"], test=sets["test"],
+                            source="standin" if why_standin else source, found=found, folder=raw,
+                            why_standin=why_standin)
 
 
-def _read_split(root: Path, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Read one split through torchvision's ``FashionMNIST`` class (uint8 images, labels)."""
+def real_data_on_disk(root: Path | None = None) -> bool:
+    """True when Fashion-MNIST can be read without a download: a sound copy in ``AEBOOK_DATA_DIR``, or
+    all four files sound in the book's own folder. Only looks; changes nothing."""
+    if reader_data_dir() is not None:
+        try:
+            read_copy(reader_data_dir())
+        except DataUnavailableError:
+            return False
+        return True
+    present = _present((Path(root) if root is not None else data_dir()) / "FashionMNIST" / "raw")
+    return len(present) == 4 and not _problems(present)
+
+
+def read_copy(folder: Path) -> tuple[Path, dict[str, Path]]:
+    """The folder holding the IDX files of a reader's copy, and the four files, checked; never changed.
+
+    ``folder`` may be the one holding ``FashionMNIST/raw/``, the ``FashionMNIST`` folder or ``raw/``
+    itself; each file may be plain or gzipped (``.gz``, as the official download ships them).
+    A missing or damaged file raises ``DataUnavailableError`` saying which and what to do.
+    """
+    candidates = [folder / "FashionMNIST" / "raw", folder / "raw", folder]
+    raw = max(candidates, key=lambda c: len(_present(c)))  # the layout that holds the most of the files
+    present = _present(raw)
+    if not present:
+        raise DataUnavailableError(
+            f"AEBOOK_DATA_DIR={folder} holds no Fashion-MNIST files (looked for "
+            f"train-images-idx3-ubyte and the three others, plain or .gz, in {folder / 'FashionMNIST' / 'raw'}, "
+            f"{folder / 'raw'} and {folder}).\n"
+            "To fix it, point AEBOOK_DATA_DIR at the folder holding FashionMNIST/raw/, or unset it to download "
+            "the data set into the book's own data folder.")
+    missing = [name for pair in IDX_FILES.values() for name in pair if name not in present]
+    if missing:
+        raise DataUnavailableError(
+            f"The copy of Fashion-MNIST in {raw} lacks {', '.join(missing)} (plain or .gz).\n"
+            "To fix it, copy the missing files there, or unset AEBOOK_DATA_DIR to download the data set "
+            "into the book's own data folder; the book does not change your folder.")
+    problems = _problems(present)
+    if problems:
+        raise DataUnavailableError(
+            f"The copy of Fashion-MNIST in {raw} is damaged: {'; '.join(problems)}.\n"
+            "To fix it, replace that file with a sound copy, or unset AEBOOK_DATA_DIR to download the data "
+            "set into the book's own data folder; the book left your files as they are.")
+    return raw, present
+
+
+def _present(raw: Path) -> dict[str, Path]:
+    """The IDX files found in ``raw``, by name: the plain file, else its ``.gz``."""
+    found = {}
+    for name in (n for pair in IDX_FILES.values() for n in pair):
+        for candidate in (raw / name, raw / f"{name}.gz"):
+            if candidate.is_file():
+                found[name] = candidate
+                break
+    return found
+
+
+def _sound_files(raw: Path) -> dict[str, Path] | None:
+    """The four files of the book's own folder ``raw`` when all are there and sound, else None.
+
+    A damaged one is renamed ``….damaged`` (kept, not deleted) and said in one line, so that a
+    fresh download can take its place.
+    """
+    present = _present(raw)
+    problems = _problems(present, by_file=True)
+    for path, why in problems.items():
+        kept = _free_name(path.with_name(path.name + ".damaged"))
+        path.rename(kept)
+        log(f"[data] {path} is damaged ({why}); kept it as {kept.name} and will fetch a fresh copy")
+    if problems or len(present) < 4:
+        return None
+    return present
+
+
+def _free_name(path: Path) -> Path:
+    """``path``, or ``path.1``, ``path.2``… : the first name not taken."""
+    n, candidate = 0, path
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}.{n}")
+    return candidate
+
+
+def _payload(path: Path) -> bytes:
+    """The bytes of an IDX file, decompressed when it is gzipped (``OSError``/``EOFError`` when damaged)."""
+    if path.suffix == ".gz":
+        with gzip.open(path, "rb") as fh:
+            return fh.read()
+    return path.read_bytes()
+
+
+def _problems(files: dict[str, Path], by_file: bool = False) -> list[str] | dict[Path, str]:
+    """What is wrong with the IDX files found, one phrase per damaged file (empty when all are sound).
+
+    The contents are checked, not an archive's checksum: the IDX magic number, the size the
+    header promises, equal image and label counts, labels 0-9. A gzipped file is read whole.
+    """
+    problems: dict[Path, str] = {}
+    for image_name, label_name in IDX_FILES.values():
+        heads = {}
+        for name, magic, head_size in ((image_name, 0x803, 16), (label_name, 0x801, 8)):
+            path = files.get(name)
+            if path is None:
+                continue
+            try:
+                payload = _payload(path)
+            except (OSError, EOFError, zlib.error) as exc:
+                problems[path] = f"{path.name} cannot be decompressed ({type(exc).__name__}: {exc})"
+                continue
+            if len(payload) < head_size or struct.unpack(">I", payload[:4])[0] != magic:
+                kind = "image" if magic == 0x803 else "label"
+                problems[path] = f"{path.name} is not an IDX {kind} file (wrong header)"
+                continue
+            dims = struct.unpack(f">{(head_size - 4) // 4}I", payload[4:head_size])
+            expected = head_size + math.prod(dims)
+            if len(payload) != expected:
+                problems[path] = (f"{path.name} holds {len(payload):,} bytes where its header promises "
+                                  f"{expected:,} ({'cut short' if len(payload) < expected else 'extra bytes'})")
+                continue
+            if magic == 0x801 and payload[8:] and max(payload[8:]) >= len(CLASSES):
+                problems[path] = f"{path.name} has labels outside 0-{len(CLASSES) - 1}"
+                continue
+            heads[name] = dims[0]
+        if len(heads) == 2 and heads[image_name] != heads[label_name]:
+            problems[files[label_name]] = (f"{label_name} has {heads[label_name]:,} labels for the "
+                                           f"{heads[image_name]:,} images of {image_name}")
+    return problems if by_file else list(problems.values())
+
+
+def _read_pair(files: dict[str, Path], split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """One split's uint8 images (N, 28, 28) and int64 labels, read by torchvision's own IDX readers.
+
+    torchvision reads plain files by name; a gzipped one is decompressed into a temporary folder
+    first (never beside the reader's file).
+    """
+    from torchvision.datasets.mnist import read_image_file, read_label_file
+
+    image_name, label_name = IDX_FILES[split]
+    with tempfile.TemporaryDirectory(prefix="aebook-idx-") as scratch:
+        plain = {}
+        for name in (image_name, label_name):
+            plain[name] = files[name]
+            if files[name].suffix == ".gz":
+                plain[name] = Path(scratch) / name
+                plain[name].write_bytes(_payload(files[name]))
+        return read_image_file(str(plain[image_name])), read_label_file(str(plain[label_name]))
+
+
+def _download(root: Path) -> tuple[Path, dict[str, Path]]:
+    """Download Fashion-MNIST into the book's own folder ``root``; explain clearly when that fails.
+
+    torchvision downloads into a temporary folder beside the target; the four files are checked
+    and moved into ``root/FashionMNIST/raw`` only when all are complete, so an interrupted or
+    failed download leaves nothing under their names.
+    """
     from torchvision.datasets import FashionMNIST
 
-    ds = FashionMNIST(str(root), train=train, download=False)
-    return ds.data, ds.targets
+    raw = root / "FashionMNIST" / "raw"
+    chatter = io.StringIO()
+    try:
+        raw.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".download-", dir=raw.parent) as scratch:
+            with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
+                for train in (True, False):
+                    FashionMNIST(scratch, train=train, download=True)
+            fetched = _present(Path(scratch) / "FashionMNIST" / "raw")
+            problems = _problems(fetched)
+            if problems or len(fetched) < 4:
+                raise OSError(f"the download is incomplete or damaged: {'; '.join(problems) or 'files missing'}")
+            for name, path in fetched.items():
+                os.replace(path, raw / name)
+    except Exception as exc:  # noqa: BLE001 - any download failure gets the same advice
+        reason = " ".join(str(exc).split()) or "no detail"
+        raise DataUnavailableError(
+            f"Fashion-MNIST is not in {raw} and could not be downloaded ({type(exc).__name__}: "
+            f"{reason[:300]}).\n"
+            "To fix it, connect to the internet and run again (about 30 MB), point AEBOOK_DATA_DIR at a "
+            "folder holding the four IDX files, or set AEBOOK_DATA=standin for the generated stand-in."
+        ) from None
+    return raw, _present(raw)
+
+
+def _standin(root: Path) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """The stand-in's training and test split, read from ``root`` or drawn (and saved there) when missing.
+
+    The stand-in is the book's own file: a damaged copy is drawn again. When it cannot be saved
+    (a full disk, a read-only folder) this run uses the images it drew and says so in one line.
+    """
+    from aebook import standin
+    from aebook.files import SaveError
+
+    raw = root / "FashionMNIST" / "raw"
+    present = _present(raw)
+    problems = _problems(present)
+    if len(present) == 4 and not problems:
+        return _read_pair(present, "train"), _read_pair(present, "test")
+    if problems:
+        log(f"[data] the stand-in in {raw} is damaged ({'; '.join(problems)}); drawing it again")
+    drawn = standin.draw()
+    try:
+        for split, (images, labels) in drawn.items():
+            standin.write_idx(images, labels, raw, split)
+    except (SaveError, OSError) as exc:
+        log(f"[data] the stand-in was drawn but not saved: {exc}; the next run draws it again")
+    return tuple((torch.from_numpy(images), torch.from_numpy(labels).long())  # type: ignore[return-value]
+                 for images, labels in (drawn["train"], drawn["test"]))
 
 
 def _to_image_set(x_uint8: torch.Tensor, y: torch.Tensor, source: str) -> ImageSet:
@@ -173,80 +395,6 @@ def _to_image_set(x_uint8: torch.Tensor, y: torch.Tensor, source: str) -> ImageS
     x = x_uint8.to(torch.float32).div_(255.0).unsqueeze(1)  # (N, 1, 28, 28)
     return ImageSet(x=x, y=y.to(torch.int64), fingerprint=digest.hexdigest())
 
-
-def _has_idx(raw: Path) -> bool:
-    """True when all four uncompressed IDX files are in ``raw``."""
-    return all((raw / name).is_file() for pair in IDX_FILES.values() for name in pair)
-
-
-def remove_damaged(raw: Path) -> list[str]:
-    """Delete damaged data files in ``raw`` (bad IDX header or size, archive with a wrong MD5).
-
-    Returns one line per removed file; each is also printed, so a reader sees what happened.
-    """
-    from torchvision.datasets import FashionMNIST
-    from torchvision.datasets.utils import check_integrity
-
-    problems = {}
-    for image_name, label_name in IDX_FILES.values():
-        problems.update(_idx_problems(raw / image_name, raw / label_name))
-    for archive, md5 in FashionMNIST.resources:
-        if (raw / archive).exists() and not check_integrity(str(raw / archive), md5):
-            problems[raw / archive] = "its MD5 checksum does not match the published one"
-    lines = []
-    for path, why in problems.items():
-        path.unlink(missing_ok=True)
-        lines.append(f"[data] removed damaged {path.name}: {why}")
-        log(lines[-1])
-    return lines
-
-
-def _idx_problems(images: Path, labels: Path) -> dict[Path, str]:
-    """What is wrong with an IDX image/label file pair, by file (empty when both are sound)."""
-    if not (images.exists() and labels.exists()):
-        return {}
-    with images.open("rb") as fi, labels.open("rb") as fl:
-        head_i, head_l = fi.read(16), fl.read(8)
-    if len(head_i) < 16 or struct.unpack(">I", head_i[:4])[0] != 0x803:
-        return {images: "not an IDX image file"}
-    if len(head_l) < 8 or struct.unpack(">I", head_l[:4])[0] != 0x801:
-        return {labels: "not an IDX label file"}
-    n, h, w = struct.unpack(">III", head_i[4:16])
-    problems = {}
-    if images.stat().st_size != 16 + n * h * w:
-        problems[images] = f"{images.stat().st_size:,} bytes where its header promises {16 + n * h * w:,}"
-    if labels.stat().st_size != 8 + struct.unpack(">I", head_l[4:8])[0]:
-        problems[labels] = "its size does not match its header"
-    if not problems and struct.unpack(">I", head_l[4:8])[0] != n:
-        problems = {images: "image and label counts differ", labels: "image and label counts differ"}
-    return problems
-
-
-def _ensure_fashion_mnist(root: Path, removed: list[str] = ()) -> None:
-    """Download Fashion-MNIST into ``root`` when missing; explain clearly when that fails."""
-    raw = root / "FashionMNIST" / "raw"
-    if _has_idx(raw):
-        return
-    from torchvision.datasets import FashionMNIST
-
-    before = set(raw.iterdir()) if raw.is_dir() else set()
-    chatter = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
-            for train in (True, False):
-                FashionMNIST(str(root), train=train, download=True)
-    except Exception as exc:  # noqa: BLE001 - any download failure gets the same advice
-        for leftover in (set(raw.iterdir()) if raw.is_dir() else set()) - before:
-            leftover.unlink(missing_ok=True)
-        raise DataUnavailableError(
-            "".join(f"{line}\n" for line in removed)
-            + f"Fashion-MNIST is not in {raw} and could not be downloaded "
-            f"({type(exc).__name__}: {' '.join(str(exc).split()) or 'no detail'}).\n"
-            "To fix it, do one of these:\n"
-            "  * connect to the internet and run again (torchvision downloads about 30 MB);\n"
-            f"  * copy the four Fashion-MNIST files (train-images-idx3-ubyte, ...) into {raw};\n"
-            "  * or set AEBOOK_DATA=standin to run on the generated stand-in data set."
-        ) from None
 
 
 # --------------------------------------------------------------------------- batching
@@ -299,116 +447,7 @@ def pixel_correlation(x: torch.Tensor, offset: int = 1) -> float:
     return pixel_correlations(x, [offset])[0]
 
 
-# --------------------------------------------------------------------------- the stand-in
-
-
-def write_idx(images: np.ndarray, labels: np.ndarray, raw: Path, split: str) -> None:
-    """Write uint8 images (N, 28, 28) and labels (N,) as the IDX files of ``split``."""
-    raw.mkdir(parents=True, exist_ok=True)
-    image_name, label_name = IDX_FILES[split]
-    n, h, w = images.shape
-    for name, header, payload in (
-        (image_name, struct.pack(">IIII", 0x803, n, h, w), images.astype(np.uint8).tobytes()),
-        (label_name, struct.pack(">II", 0x801, n), labels.astype(np.uint8).tobytes()),
-    ):
-        tmp = raw / f".{name}.tmp"
-        tmp.write_bytes(header + payload)
-        tmp.replace(raw / name)
-
-
-def make_standin(root: Path, n_train: int = 60_000, n_test: int = 10_000, seed: int = 0) -> Path:
-    """Draw a ten-class stand-in for Fashion-MNIST and write it as IDX files under ``root``."""
-    rng = np.random.default_rng(seed)
-    raw = root / "FashionMNIST" / "raw"
-    for split, n in (("train", n_train), ("test", n_test)):
-        labels = np.arange(n) % len(CLASSES)
-        rng.shuffle(labels)
-        images = np.stack([draw_item(int(c), rng) for c in labels])
-        write_idx(images, labels, raw, split)
-    return raw
-
-
-_S = 112  # drawing canvas; images are drawn 4x larger, then shrunk to 28x28 (anti-aliasing)
-
-
-def draw_item(label: int, rng: np.random.Generator) -> np.ndarray:
-    """Draw one 28x28 uint8 silhouette of class ``label`` with random size, shade and texture."""
-    canvas = Image.new("L", (_S, _S), 0)
-    pen = ImageDraw.Draw(canvas)
-    scale, dx, dy = rng.uniform(0.85, 1.05), rng.uniform(-0.05, 0.05), rng.uniform(-0.04, 0.04)
-    widen = rng.uniform(0.9, 1.12)
-
-    def pt(u: float, v: float) -> tuple[float, float]:
-        return (((u - 0.5) * widen * scale + 0.5 + dx) * _S, ((v - 0.5) * scale + 0.5 + dy) * _S)
-
-    shade = int(rng.uniform(110, 255))
-    for part in _SHAPES[label](rng):
-        kind, points, fill = part[0], part[1], part[2]
-        colour = int(shade * fill)
-        if kind == "poly":
-            pen.polygon([pt(u, v) for u, v in points], fill=colour)
-        elif kind == "line":
-            pen.line([pt(u, v) for u, v in points], fill=colour, width=max(2, int(part[3] * _S)))
-        elif kind == "ellipse":
-            (u0, v0), (u1, v1) = points
-            pen.ellipse([pt(u0, v0), pt(u1, v1)], outline=colour, width=max(2, int(0.04 * _S)))
-    img = np.asarray(canvas.resize((28, 28), Image.BOX), dtype=np.float32)
-    img *= _texture(rng)
-    img += rng.normal(0.0, 4.0, img.shape) * (img > 0)
-    return np.clip(img, 0, 255).astype(np.uint8)
-
-
-def _texture(rng: np.random.Generator) -> np.ndarray:
-    """A multiplicative pattern in [0.6, 1]: plain, stripes, or blotches."""
-    kind = rng.integers(3)
-    yy, xx = np.mgrid[0:28, 0:28].astype(np.float32)
-    if kind == 0:
-        return np.ones((28, 28), np.float32)
-    if kind == 1:
-        period = rng.uniform(2.5, 5.0)
-        return 0.8 + 0.2 * np.cos(2 * math.pi * yy / period).astype(np.float32)
-    bumps = rng.normal(size=(4, 4)).astype(np.float32)
-    smooth = np.asarray(Image.fromarray(bumps).resize((28, 28), Image.BICUBIC))
-    return 0.8 + 0.2 * np.tanh(smooth)
-
-
-def _top(rng: np.random.Generator, sleeve: float, length: float, collar: bool) -> list:
-    """A garment torso with sleeves reaching down to ``sleeve`` and a hem at ``length``."""
-    s = sleeve + rng.uniform(-0.03, 0.03)
-    parts = [
-        ("poly", [(0.32, 0.12), (0.68, 0.12), (0.7, length), (0.3, length)], 1.0),
-        ("poly", [(0.32, 0.12), (0.1, s - 0.05), (0.2, s), (0.33, 0.35)], 0.9),
-        ("poly", [(0.68, 0.12), (0.9, s - 0.05), (0.8, s), (0.67, 0.35)], 0.9),
-    ]
-    if collar:
-        parts.append(("poly", [(0.42, 0.12), (0.5, 0.24), (0.58, 0.12)], 0.35))
-    return parts
-
-
-_SHAPES = {
-    0: lambda r: _top(r, 0.36, 0.86, False) + [("poly", [(0.42, 0.12), (0.5, 0.17), (0.58, 0.12)], 0.2)],
-    1: lambda r: [
-        ("poly", [(0.33, 0.06), (0.67, 0.06), (0.69, 0.95), (0.53, 0.95), (0.5, 0.32),
-                  (0.47, 0.95), (0.31, 0.95)], 1.0)],
-    2: lambda r: _top(r, 0.8, 0.84, False),
-    3: lambda r: [("poly", [(0.41, 0.06), (0.59, 0.06), (0.6, 0.35),
-                            (0.8 + r.uniform(-0.05, 0.04), 0.95),
-                            (0.2 + r.uniform(-0.04, 0.05), 0.95), (0.4, 0.35)], 1.0)],
-    4: lambda r: _top(r, 0.88, 0.96, True) + [("line", [(0.5, 0.24), (0.5, 0.96)], 0.3, 0.03)],
-    5: lambda r: [("line", [(0.06, 0.72), (0.94, 0.68)], 0.9, 0.06)]
-    + [("line", [(0.15 + 0.17 * k, 0.7), (0.3 + 0.17 * k, 0.42 + r.uniform(-0.05, 0.05))], 0.8, 0.035)
-       for k in range(4)],
-    6: lambda r: _top(r, 0.82, 0.88, True) + [("line", [(0.5, 0.25 + 0.12 * k), (0.5, 0.27 + 0.12 * k)],
-                                               0.3, 0.04) for k in range(5)],
-    7: lambda r: [("poly", [(0.05, 0.74), (0.95, 0.74), (0.95, 0.62), (0.62, 0.52),
-                            (0.38, 0.4 + r.uniform(-0.04, 0.04)), (0.1, 0.42)], 1.0),
-                  ("line", [(0.05, 0.74), (0.95, 0.74)], 0.6, 0.05)],
-    8: lambda r: [("poly", [(0.14, 0.36), (0.86, 0.36), (0.9, 0.9), (0.1, 0.9)], 1.0),
-                  ("ellipse", [(0.3, 0.12 + r.uniform(-0.04, 0.04)), (0.7, 0.55)], 0.8)],
-    9: lambda r: [("poly", [(0.42, 0.08), (0.78, 0.08), (0.8, 0.62), (0.95, 0.72), (0.95, 0.86),
-                            (0.3, 0.86), (0.3, 0.62), (0.42, 0.55)], 1.0),
-                  ("line", [(0.3, 0.86), (0.95, 0.86)], 0.55, 0.05)],
-}
+# --------------------------------------------------------------------------- variations
 
 
 def shuffle_pixels(data: FashionMNISTData, seed: int = 0) -> FashionMNISTData:
@@ -423,5 +462,4 @@ def shuffle_pixels(data: FashionMNISTData, seed: int = 0) -> FashionMNISTData:
     def moved(s: ImageSet) -> ImageSet:
         x = s.x.flatten(1)[:, order].view_as(s.x)
         return ImageSet(x=x, y=s.y, fingerprint=f"{s.fingerprint}|shuffled-{seed}")
-    return FashionMNISTData(moved(data.train), moved(data.val), moved(data.test), data.source, data.classes,
-                            data.found)
+    return dataclasses.replace(data, train=moved(data.train), val=moved(data.val), test=moved(data.test))

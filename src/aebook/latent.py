@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +13,9 @@ from torch import nn
 
 from aebook.data import iterate_batches
 from aebook.losses import per_image_mse
+from aebook.files import npy_bytes, try_save
 from aebook.memo import cached
-from aebook.runtime import cache_dir
+from aebook.runtime import cache_dir, log
 
 
 @torch.no_grad()
@@ -103,15 +103,11 @@ def tsne(z: torch.Tensor | np.ndarray, seed: int = 0, perplexity: float = 30.0,
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
-    """Write ``array`` atomically; a folder that cannot be written just skips caching."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".npy", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, array)
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    """Cache ``array`` atomically (``aebook.files``); when it cannot be written (a full disk, a
+    read-only folder) say so in one line and go on: the map is used all the same."""
+    why = try_save(path, npy_bytes(array), what=f"the t-SNE map {path}")
+    if why:
+        log(f"[cache] {why}; the map is used without caching")
 
 
 def pca(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

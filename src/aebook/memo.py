@@ -4,8 +4,9 @@ warm chapter reads what it measured before instead of computing it again.
 ``cached(name, inputs, compute)`` keys a result by a digest of everything it depends on: the
 inputs themselves (tensors and arrays by their bytes, models by their weights, numbers and
 strings by value) and the source code of the functions named among them, so editing such a
-function recomputes. Entries are written atomically and read with ``weights_only=True``, so
-a cache file can never run code; an unreadable entry is computed again, with one line said.
+function recomputes. Entries are written atomically (``aebook.files``) and read with
+``weights_only=True``, so a cache file can never run code; an unreadable entry is computed
+again, and an entry that cannot be written (a full disk) is just not kept, each with one line said.
 The trained models have their own cache (``aebook.checkpoints``); both live under
 ``runtime.cache_dir()``.
 """
@@ -15,8 +16,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import inspect
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -25,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from aebook.files import SaveError, torch_bytes, write_atomic
 from aebook.runtime import cache_dir, flag, log
 
 T = TypeVar("T")
@@ -48,7 +48,9 @@ def cached(name: str, inputs: tuple, compute: Callable[[], T], cache: Path | Non
         except Exception as exc:  # noqa: BLE001 - truncated or garbage: compute it again
             log(f"[cache] {path.name} is unreadable ({type(exc).__name__}); computing {name} again")
     value = compute()
-    save_atomic(path, {"format": FORMAT, "value": value})
+    saved, note = save_atomic(path, {"format": FORMAT, "value": value})
+    if not saved:
+        log(f"[cache] {name}: computed{note}")
     return value
 
 
@@ -94,24 +96,14 @@ def _feed(h: hashlib._Hash, value: object) -> None:
 
 
 def save_atomic(path: Path, entry: object) -> tuple[bool, str]:
-    """``torch.save`` to a temporary file beside ``path``, then rename: a reader never sees half a file.
+    """Save ``entry`` to ``path`` with ``files.write_atomic``: a reader never sees half a file.
 
-    Returns ``(saved, note)``; the note says why nothing was saved (the cache is an aid, not a must).
+    Returns ``(saved, note)``: the cache is an aid, not a must, so a full disk or a read-only
+    folder is not an error; the note says what was not saved and why, for the caller's one line.
     """
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                torch.save(entry, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        for stale in path.parent.glob(f".{path.stem}-*.tmp"):  # left by a killed earlier save
-            stale.unlink(missing_ok=True)
-    except OSError as exc:
-        return False, f" (not cached: cannot write {path.parent}: {exc.strerror or exc})"
+        write_atomic(path, torch_bytes(entry))
+    except SaveError as exc:
+        why = f"{exc.cause}, {exc.detail}" if exc.detail else exc.cause
+        return False, f" (not cached in {path.parent}: {why})"
     return True, ""

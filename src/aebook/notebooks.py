@@ -14,21 +14,52 @@ nbclient: a fresh kernel in the project root, as Quarto runs chapters with
 
 from __future__ import annotations
 
-import argparse
-import atexit
-import json
 import os
-import re
 import signal
 import sys
-import threading
-from dataclasses import dataclass, field
-from pathlib import Path
 
-import nbformat
+INTERRUPTED_AT_START = "interrupted before any chapter ran; nothing was written"
 
-from aebook.quarto_md import INLINE
-from aebook.runtime import project_root, repository
+
+def _interrupted_at_start(signum: int, frame: object) -> None:
+    """Ctrl-C while ``python -m aebook.notebooks`` is still starting (importing): one line, exit 130."""
+    os.write(2, (INTERRUPTED_AT_START + "\n").encode())
+    os._exit(130)  # nothing has been written or started yet, so there is nothing to clean up
+
+
+def bad_switch() -> str | None:
+    """The one-line message of an ``AEBOOK_*`` switch with a wrong value, or None when all are fine."""
+    try:
+        from aebook import runtime  # validates every switch when first imported
+
+        runtime.check_switches()  # and again now, for a caller whose environment changed since
+    except ValueError as exc:  # runtime.SwitchError (a failed import leaves no module to name it by)
+        if type(exc).__name__ != "SwitchError":
+            raise
+        return str(exc)
+    return None
+
+
+if __name__ == "__main__":  # the command: from its first instant, Ctrl-C or a bad switch is one line
+    signal.signal(signal.SIGINT, _interrupted_at_start)  # until ``main`` takes over (SIGINT ignored too)
+    if (_bad := bad_switch()) is not None:
+        print(_bad, file=sys.stderr)
+        raise SystemExit(2)
+
+import argparse  # noqa: E402 - below the guard, so that it covers these imports too
+import atexit  # noqa: E402
+import contextlib  # noqa: E402
+import json  # noqa: E402
+import re  # noqa: E402
+import threading  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import nbformat  # noqa: E402
+
+from aebook.files import SaveError, try_save, write_atomic  # noqa: E402
+from aebook.quarto_md import INLINE  # noqa: E402
+from aebook.runtime import project_root, repository  # noqa: E402
 
 PROSE_TAG = "aebook-prose"  # a paragraph with inline values, shown by ``prose``
 HIDDEN = {"jupyter": {"source_hidden": True}, "cellView": "form"}  # JupyterLab/VS Code, Colab
@@ -211,15 +242,75 @@ def _book_files() -> list[Path]:
 
 def execute(nb: nbformat.NotebookNode, cwd: Path | None = None, timeout: int = 1800,
             kernel_name: str = "python3") -> Execution:
-    """Run ``nb`` top to bottom in a fresh kernel (plain nbclient) and collect its inline values."""
+    """Run ``nb`` top to bottom in a fresh kernel (plain nbclient) and collect its inline values.
+
+    An error it raises carries ``aebook_where`` (a ``Where``): the cell that was running and, when the
+    kernel died, the kernel's exit status, so that ``failure_report`` can name both.
+    """
     from nbclient import NotebookClient
 
     work = nbformat.from_dict(json.loads(json.dumps(nb)))
+    running: dict = {}
+
+    def started(cell, cell_index, **_) -> None:
+        running["index"] = cell_index
+
+    def failed(**_) -> None:  # a dead kernel (a RuntimeError), before nbclient cleans the process up
+        process = getattr(getattr(client.km, "provisioner", None), "process", None)
+        running["exit"] = process.poll() if process is not None else None
+
     client = NotebookClient(work, timeout=timeout, kernel_name=kernel_name,
                             resources={"metadata": {"path": str(cwd or project_root())}},
-                            extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no start-up chatter
-    _run_interruptibly(client, {**os.environ, "AEBOOK_PROGRESS": os.environ.get("AEBOOK_PROGRESS", "0")})
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no start-up chatter
+                            on_cell_execute=started, on_notebook_error=failed)
+    try:
+        _run_interruptibly(client, {**os.environ, "AEBOOK_PROGRESS": os.environ.get("AEBOOK_PROGRESS", "0")})
+    except Exception as exc:
+        index = running.get("index")
+        with contextlib.suppress(AttributeError, TypeError):  # an exception type that takes no attributes
+            exc.aebook_where = Where(describe_cell(work, index) if index is not None else None,
+                                     work.cells[index].source if index is not None else "", running.get("exit"))
+        raise
     return Execution(work, inline_values(work))
+
+
+@dataclass
+class Where:
+    """Where an execution stopped: the cell that was running (None: before the first) and its source,
+    and the kernel's exit status when it died (negative: killed by that signal)."""
+
+    cell: str | None
+    source: str = ""
+    kernel_exit: int | None = None
+
+
+def describe_cell(nb: nbformat.NotebookNode, index: int) -> str:
+    """A notebook cell named for a reader of the chapter: its ``#| label:``, else the number of the
+    chapter's code cell (in the .qmd's order) and its first line; the set-up and text cells by what they are."""
+    cell = nb.cells[index]
+    lines = [line.strip() for line in cell.source.splitlines() if line.strip()]
+    if PROSE_TAG in cell.get("metadata", {}).get("tags", []):
+        text = lines[1] if len(lines) > 1 and lines[0].endswith('"""') else cell.source[len("prose("):]
+        return f"the paragraph that starts {_short(text)!r}"
+    if cell.source.startswith(SETUP.partition("\n")[0]):
+        return "the set-up cell (it imports the book's package)"
+    try:
+        label = cell_options(cell.source).get("label")
+    except Exception:  # noqa: BLE001 - options that are not YAML: name the cell by its number
+        label = None
+    if label:
+        return f"cell {label!r}"
+    number = sum(1 for c in nb.cells[:index + 1] if c.cell_type == "code"
+                 and PROSE_TAG not in c.get("metadata", {}).get("tags", [])
+                 and not c.source.startswith(SETUP.partition("\n")[0]))
+    first = next((line for line in lines if not line.startswith("#|")), "")
+    return f"code cell {number}" + (f" ({_short(first)!r})" if first else "")
+
+
+def _short(text: str, width: int = 60) -> str:
+    """``text`` on one line, cut to ``width`` characters with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def inline_values(nb: nbformat.NotebookNode) -> dict[str, str]:
@@ -311,36 +402,129 @@ CLI_HELP = """Write each chapter as a Jupyter notebook, and optionally execute i
 Conversion reads the chapter's .qmd with jupytext; execution runs the notebook top to
 bottom in a fresh Jupyter kernel in the project root and fills in every inline value,
 as Quarto does. Ctrl-C stops the whole run. A failing chapter prints the cell, the
-error's last line and where the full traceback was written (--verbose prints it)."""
+error's type and whole message, and where the full traceback was written (--verbose
+prints it); a kernel that died is named with the cell it was running.
+
+Exit status: 0 done; 1 a chapter failed or a file could not be written; 2 a usage
+error, no such chapter, or an AEBOOK_* switch with a wrong value; 130 interrupted
+(Ctrl-C). Nothing is left half-written in any case."""
+
+
+class _HelpFormat(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """``--help`` with each option's default, and the description's paragraphs as written."""
+
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def failure_report(path: Path, exc: BaseException, log: Path, verbose: bool) -> str:
-    """What to print for a chapter that failed: the cell, the error's last line, the log (no colour codes)."""
+    """What to print for a chapter that failed (no colour codes), and the full traceback saved to ``log``.
+
+    The first line names the cell and the error's type and message; a message of several lines (a
+    cause, then the fixes it lists) follows in full, indented. A kernel that died is said to have
+    died, in which cell, and what to do. The last line says where the full traceback is.
+    """
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
     text = _ANSI.sub("", str(exc))
-    log.write_text(text, encoding="utf-8")
-    label = re.search(r"#\| label: (\S+)", text)
-    last = next((line.strip() for line in reversed(text.strip().splitlines())
-                 if line.strip() and not line.startswith(("---", "  "))), type(exc).__name__)
-    where = f"cell {label.group(1)!r}" if label else "a cell"
-    lines = [f"FAILED {path}: {where} raised {last}", f"  full traceback: {log}"]
+    where = getattr(exc, "aebook_where", None) or Where(None)
+    cell = where.cell
+    if cell is None and (label := re.search(r"#\| label: (\S+)", text)):
+        cell = f"cell {label.group(1)!r}"
+    if isinstance(exc, DeadKernelError):
+        died, fix = _kernel_death(where.kernel_exit)
+        running = f"while running {cell}" if cell else "before its first cell ran"
+        text = f"The kernel died {running}{died}.\n" + (f"\nThe cell:\n{where.source}\n" if where.source else "")
+        lines = [f"FAILED {path}: the kernel died {running}{died}", f"  {fix}"]
+        detail = "what it was running"
+    else:
+        if isinstance(exc, CellExecutionError):
+            kind, message = exc.ename, _ANSI.sub("", exc.evalue or "")
+        else:
+            kind, message = type(exc).__name__, text
+            if isinstance(exc, CellTimeoutError):  # the rest of its message is a preview of the cell
+                message = message.strip().partition("\n")[0]
+        body = [line.rstrip() for line in message.strip().splitlines() if line.strip()]
+        head = f"{kind}: {body[0]}" if body else kind
+        lines = [f"FAILED {path}: " + (f"{cell} raised {head}" if cell else head)]
+        lines += [f"    {line}" for line in body[1:]]
+        detail = "full traceback"
+    unsaved = try_save(log, text)  # aebook.files: atomic; on a full disk, "" -> one line why not
+    lines.append(f"  {detail}: {log}" if not unsaved else f"  {detail} not saved: {unsaved}")
     if verbose:
         lines.append(text)
     return "\n".join(lines)
 
 
+def _kernel_death(status: int | None) -> tuple[str, str]:
+    """How a kernel died, from its exit status ("; it was killed by SIGKILL"), and what to do about it."""
+    if status is not None and status < 0:
+        try:
+            name = signal.Signals(-status).name
+        except ValueError:
+            name = f"signal {-status}"
+        died = f"; it was killed by {name}"
+    else:
+        died, name = (f"; it exited with status {status}" if status is not None else ""), ""
+    if name in ("SIGSEGV", "SIGBUS", "SIGILL", "SIGABRT", "SIGFPE"):
+        return died, ("a crash inside compiled code (PyTorch, NumPy): run the chapter again, and if it dies in "
+                      "the same cell, run that cell in Jupyter to see what it prints")
+    return died, ("most often the machine ran out of memory and the system killed the kernel: close other "
+                  "programs or set AEBOOK_SMOKE=1 (smaller budgets), then run the chapter again")
+
+
 def _write_whole(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file, so a stopped run leaves no half-written file."""
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
+    """Write ``text`` to ``path`` atomically (``aebook.files.write_atomic``), so a stopped run or a full
+    disk leaves no half-written file; a failure raises ``SaveError``, whose message is one line."""
+    write_atomic(path, text)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: convert (and optionally execute) chapters into ``notebooks/``."""
+    """Command line: convert (and optionally execute) chapters into ``notebooks/``.
+
+    Every way it ends says why in a line, never with a traceback: the exit statuses are in
+    ``CLI_HELP``. Ctrl-C at any moment gives one line saying how far the run got.
+    """
+    progress = _Progress()
+    try:
+        if threading.current_thread() is threading.main_thread():
+            # Ctrl-C stops the run even when it was started with SIGINT ignored (a background job)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        if (bad := bad_switch()) is not None:
+            print(bad, file=sys.stderr)
+            return 2
+        copy = os.environ.get("AEBOOK_DATA_DIR", "").strip()
+        if copy and not os.path.isabs(os.path.expanduser(copy)):  # the kernels run in the project root
+            os.environ["AEBOOK_DATA_DIR"] = os.path.abspath(os.path.expanduser(copy))
+        return _main(argv, progress)
+    except KeyboardInterrupt:
+        print(progress.interrupted(), file=sys.stderr)
+        return 130
+
+
+@dataclass
+class _Progress:
+    """How far a command-line run got, for the line Ctrl-C prints."""
+
+    total: int = 0
+    number: int = 0  # the chapter being converted, executed or written (1-based)
+    path: Path | None = None  # None between chapters
+    written: int = 0
+
+    def interrupted(self) -> str:
+        if self.path is None and not self.written:
+            return INTERRUPTED_AT_START
+        if self.path is None:
+            return f"interrupted after {self.written} of {self.total} notebooks were written; the others were not"
+        before = f"; the {self.written} written before it are complete" if self.written else ""
+        return (f"interrupted at chapter {self.number} of {self.total} ({self.path}); its notebook was not "
+                f"written{before}")
+
+
+def _main(argv: list[str] | None, progress: _Progress) -> int:
+    """The command itself (``main`` guards it), reporting how far it got in ``progress``."""
     parser = argparse.ArgumentParser(prog="python -m aebook.notebooks", description=CLI_HELP,
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=_HelpFormat)
     parser.add_argument("chapters", nargs="*", type=Path, help="chapter .qmd files")
     parser.add_argument("--all", action="store_true", help="every chapter listed in _quarto.yml")
     parser.add_argument("--execute", action="store_true", help="run each notebook in a fresh kernel")
@@ -351,11 +535,12 @@ def main(argv: list[str] | None = None) -> int:
     paths = chapter_paths() if args.all else args.chapters
     if not paths:
         parser.error("name at least one chapter, or pass --all")
-    args.out.mkdir(parents=True, exist_ok=True)
-    if args.execute:  # Ctrl-C stops the run even when it was started with SIGINT ignored (a background job)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if missing := [str(p) for p in paths if not Path(p).is_file()]:
+        parser.error(f"no such chapter file: {', '.join(missing)}")
+    progress.total = len(paths)
     failed = 0
     for number, path in enumerate(paths, 1):
+        progress.number, progress.path = number, path
         nb = qmd_to_notebook(path)
         target = args.out / (Path(path).stem + ".ipynb")
         if args.execute:
@@ -370,12 +555,21 @@ def main(argv: list[str] | None = None) -> int:
                 failed += 1
                 continue
             nb = run.notebook
-            if args.html:
+        try:  # a full disk or read-only --out: one line, no traceback, nothing half-written (aebook.files)
+            if args.execute and args.html:
                 _write_whole(target.with_suffix(".html"), to_html(nb))
-        _write_whole(target, nbformat.writes(nb) + "\n")
+            _write_whole(target, nbformat.writes(nb) + "\n")
+        except SaveError as exc:
+            print(f"{exc}; nothing was written under that name", file=sys.stderr)
+            return 1
+        progress.path, progress.written = None, progress.written + 1
         print(f"wrote {target}" + (" (executed)" if args.execute else ""))
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    if (_status := main()) == 130:  # interrupted, and said so: leave now, before a second Ctrl-C could land
+        sys.stdout.flush()  # in the shutdown (and before Python, having seen the interrupt inside code a
+        sys.stderr.flush()  # library ran through exec, re-raises SIGINT at exit and loses our status)
+        os._exit(130)
+    raise SystemExit(_status)

@@ -143,9 +143,14 @@ def run_notice(data: object) -> object:
                      f"{'the data set' if data.is_standin else 'Fashion-MNIST'}. Every number below "
                      "comes from this smaller set, and can differ on the full one.")
     if getattr(data, "is_standin", False):
-        notes.append("**Stand-in data.** The real data set could not be used on the machine that "
-                     f"executed this page, so every number and figure below comes from "
-                     f"{data.source_name}. Run with the real data set for the real results.")
+        why = getattr(data, "why_standin", "")
+        if why == "asked":
+            notes.append(f"**Stand-in data.** This page was computed on {data.source_name}, as asked for "
+                         "with `AEBOOK_DATA=standin`, not on Fashion-MNIST. Every number and figure below "
+                         "comes from it; run without that switch for the real results.")
+        else:
+            notes.append(f"**Stand-in data.** {why or 'The real data set could not be used'}, so every "
+                         f"number and figure below comes from {data.source_name}, not from Fashion-MNIST.")
     if is_smoke():
         notes.append("**Smoke mode** (`AEBOOK_SMOKE=1`): small subsets and very few updates, "
                      "for checking that the chapter runs. The numbers are not meaningful.")

@@ -6,10 +6,10 @@ import os
 import random
 import shutil
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import numpy as np
-import torch
+if TYPE_CHECKING:  # PyTorch and NumPy are imported where they are used: reading a switch or a path needs neither
+    import torch
 
 T = TypeVar("T")
 
@@ -19,7 +19,7 @@ class SwitchError(ValueError):
 
 
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
-CHOICES = {  # every switch with a fixed set of values; paths (AEBOOK_DATA_DIR, ...) take any folder
+CHOICES = {  # every switch with a fixed set of values; AEBOOK_DATA_DIR must name a folder, AEBOOK_CACHE_DIR any
     "AEBOOK_SMOKE": TRUE + FALSE,
     "AEBOOK_PROGRESS": TRUE + FALSE,
     "AEBOOK_STATIC_FIGURES": TRUE + FALSE,
@@ -56,6 +56,7 @@ def check_switches() -> None:
     """Validate every switch now; called when the package is imported, so a typo stops the first cell."""
     for name in CHOICES:
         switch(name)
+    reader_data_dir()
 
 
 def is_smoke() -> bool:
@@ -97,6 +98,8 @@ def log(line: str) -> None:
 
 def get_device() -> torch.device:
     """Pick CUDA, then Apple MPS, then the CPU (``AEBOOK_DEVICE`` overrides)."""
+    import torch
+
     forced = switch("AEBOOK_DEVICE")
     if forced == "cuda" and not torch.cuda.is_available():
         raise SwitchError("AEBOOK_DEVICE=cuda, but PyTorch sees no CUDA GPU on this machine; "
@@ -115,6 +118,9 @@ def get_device() -> torch.device:
 
 def seed_everything(seed: int = 0) -> torch.Generator:
     """Seed Python, NumPy and PyTorch; return a CPU generator seeded the same way."""
+    import numpy as np
+    import torch
+
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -157,8 +163,26 @@ def repository() -> str | None:
 
 
 def data_dir() -> Path:
-    """Folder for downloaded and generated data sets (``AEBOOK_DATA_DIR`` overrides)."""
-    return Path(os.environ.get("AEBOOK_DATA_DIR", project_root() / "data"))
+    """The book's own data folder, ``data/`` in the project: what it downloads or generates goes here."""
+    return project_root() / "data"
+
+
+def reader_data_dir() -> Path | None:
+    """The reader's copy of Fashion-MNIST (``AEBOOK_DATA_DIR``), read and never changed; None when unset.
+
+    A relative path is taken from the folder the command was run in (the command-line entry
+    points make it absolute before they start a kernel). It must be an existing folder.
+    """
+    raw = os.environ.get("AEBOOK_DATA_DIR", "").strip()
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    path = path if path.is_absolute() else Path.cwd() / path
+    if not path.is_dir():
+        where = "" if Path(raw).expanduser().is_absolute() else f" (a relative path, read from {Path.cwd()})"
+        raise SwitchError(f"AEBOOK_DATA_DIR={raw!r} is not a folder{where}; point it at the folder holding "
+                          "FashionMNIST/raw/ (an absolute path is safest), or unset it")
+    return path
 
 
 def cache_dir() -> Path:

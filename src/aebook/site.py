@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sys
 from pathlib import Path
 
+from aebook.files import SaveError, write_atomic
 from aebook.runtime import project_root, repository
 
 PLOTLY_DIR = Path("site_libs") / "aebook"
@@ -161,8 +161,7 @@ def file_friendly(out_dir: Path) -> list[str]:
             classic = ("(function () {\nconst tabsets = (function () {\n"
                        + tabsets.replace("export function init", "function init") + "\nreturn { init };\n})();\n"
                        + quarto.split("\n", 1)[1] + "\n})();\n")
-            (libs / "aebook").mkdir(parents=True, exist_ok=True)
-            (libs / "aebook" / "quarto-classic.js").write_text(classic, encoding="utf-8")
+            write_atomic(libs / "aebook" / "quarto-classic.js", classic)
             done.append("quarto.js and tabsets.js joined into site_libs/aebook/quarto-classic.js (no ES module)")
         else:
             done.append("quarto.js left as an ES module: its layout is not the one this step knows")
@@ -172,11 +171,9 @@ def file_friendly(out_dir: Path) -> list[str]:
         if all(old in code for old, _ in _SEARCH_PATCHES):
             for old, new in _SEARCH_PATCHES:
                 code = code.replace(old, new)
-            search_js.write_text(code, encoding="utf-8")
+            write_atomic(search_js, code)
             data = index.read_text(encoding="utf-8").replace("</", "<\\/")
-            (libs / "aebook").mkdir(parents=True, exist_ok=True)
-            (libs / "aebook" / "search-index.js").write_text(f"window.aebookSearchIndex = {data};\n",
-                                                              encoding="utf-8")
+            write_atomic(libs / "aebook" / "search-index.js", f"window.aebookSearchIndex = {data};\n")
             done.append("search index embedded as site_libs/aebook/search-index.js")
         elif "aebookSearchIndex" not in code:
             done.append("search left as it was: quarto-search.js is not the version this step knows")
@@ -217,9 +214,8 @@ def offline_site(out_dir: Path, pages: list[Path] | None = None, steps: list[str
     out_dir = Path(out_dir)
     pages = pages or sorted(out_dir.rglob("*.html"))
     target = out_dir / PLOTLY_DIR / "plotly.min.js"
-    target.parent.mkdir(parents=True, exist_ok=True)
     source, why = choose_plotly([page.read_text(encoding="utf-8") for page in pages])
-    shutil.copyfile(source, target)
+    write_atomic(target, source.read_bytes())
     changed = []
     done = [why] + file_friendly(out_dir)
     if steps is not None:
@@ -234,7 +230,7 @@ def offline_site(out_dir: Path, pages: list[Path] | None = None, steps: list[str
         if classic and searchable:
             new = file_friendly_page(new)
         if new != text:
-            page.write_text(new, encoding="utf-8")
+            write_atomic(page, new)
             changed.append(page)
     return changed
 
@@ -247,7 +243,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[site] no rendered site in {out}; nothing to make offline", file=sys.stderr)
         return 1
     steps: list[str] = []
-    changed = offline_site(out, steps=steps)
+    try:
+        changed = offline_site(out, steps=steps)
+    except SaveError as exc:  # a full disk, say: each page is whole, either rewritten or as Quarto wrote it
+        print(f"[site] {exc}; the pages not rewritten yet are left as Quarto wrote them", file=sys.stderr)
+        return 1
     print(f"[site] {len(changed)} page(s) now load plotly.js from {PLOTLY_DIR}/ and nothing from a CDN")
     for step in steps:
         print(f"[site] {step}")
