@@ -31,17 +31,17 @@ serve: ## serve the rendered book on http://127.0.0.1:$(PORT)/ (make book first)
 PORT ?= 8000
 
 notebooks: $(STAMP)  ## one notebook per chapter into notebooks/ (EXECUTE=1: executed, with HTML, into _build/notebooks/)
-	$(PY) -m aebook.notebooks --all $(if $(filter 1 yes true,$(EXECUTE)),--execute --html --out _build/notebooks,--out notebooks)
+	$(PY) -m bookkit.notebooks --all $(if $(filter 1 yes true,$(EXECUTE)),--execute --html --out _build/notebooks,--out notebooks)
 
 lab: $(STAMP)  ## open the notebooks in JupyterLab, with this project's environment as the kernel
 	$(PY) -m pip install --quiet -e ".[lab]"
 	$(PY) -m ipykernel install --user --name aebook --display-name "Python (aebook)" >/dev/null
 	@echo "registered the kernel 'Python (aebook)' (this .venv) for any Jupyter front end, VS Code included"
-	$(PY) -m aebook.notebooks --all --out notebooks
+	$(PY) -m bookkit.notebooks --all --out notebooks
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
 
 smoke: $(STAMP)  ## execute every chapter quickly (AEBOOK_SMOKE=1) as notebooks
-	AEBOOK_SMOKE=1 $(PY) -m aebook.notebooks --all --execute --out _build/smoke
+	AEBOOK_SMOKE=1 $(PY) -m bookkit.notebooks --all --execute --out _build/smoke
 
 bench: $(STAMP)  ## measure speed and memory; prints `name: value unit` and writes BENCHMARKS.md
 	@tools/system-packages.sh
@@ -51,9 +51,9 @@ bench: $(STAMP)  ## measure speed and memory; prints `name: value unit` and writ
 FASHION_SAMPLE ?= ../shared/data/fashion-mnist-sample
 
 baselines: $(STAMP)  ## the book's models beside classic baselines, on the stand-in and on FASHION_SAMPLE
-	AEBOOK_DATA=standin $(PY) -m aebook.baselines --write BENCHMARKS.md
+	AEBOOK_DATA=standin $(PY) -m bookkit.baselines --write BENCHMARKS.md
 	@if [ -d "$(FASHION_SAMPLE)/FashionMNIST" ]; then \
-	  AEBOOK_DATA_DIR="$(FASHION_SAMPLE)" $(PY) -m aebook.baselines --write BENCHMARKS.md; \
+	  AEBOOK_DATA_DIR="$(FASHION_SAMPLE)" $(PY) -m bookkit.baselines --write BENCHMARKS.md; \
 	else echo "no Fashion-MNIST copy in FASHION_SAMPLE=$(FASHION_SAMPLE): only the stand-in was compared"; fi
 
 ledger: $(STAMP)  ## print every measured claim of the rendered book; exit 1 on a contradiction, 3 on an unreadable page

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from aebook.runtime import BROWSER_FLAGS as FLAGS, chromium_path  # noqa: F401 (both used by the browser tests)
+from bookkit.browser import NoBrowser, chromium_path, launch  # noqa: F401 - chromium_path: the tests' skip test
 
 
 @dataclass
@@ -20,19 +20,12 @@ class Visit:
 
 @contextmanager
 def browser():
-    """A headless Chromium, or a pytest skip that says plainly why there is none."""
-    path = chromium_path()
-    if path is None:
+    """A headless Chromium (``bookkit.browser.launch``), or a pytest skip that says plainly why there is none."""
+    if chromium_path() is None:
         pytest.skip("browser checks did not run: no Chromium on PATH "
                     "(Debian/Ubuntu: apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=FLAGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
+    with launch() as b:
+        yield b
 
 
 @contextmanager

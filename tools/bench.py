@@ -13,12 +13,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from aebook import bench, site
+from bookkit import bench, site
 from aebook.data import DataUnavailableError, load_fashion_mnist, real_data_on_disk
 from aebook.files import SaveError, write_atomic
 from aebook.latent import encode_all
 from aebook.models import ConvAutoencoder, LinearAutoencoder, count_parameters
-from aebook.notebooks import chapter_paths
+from bookkit.project import chapter_paths
 from aebook.runtime import project_root
 
 GOALS = {  # figure: (goal, unit) -- each at most the goal
@@ -242,7 +242,7 @@ def markdown(figures: list[tuple[str, float, str]], standin: bool, smoke: bool, 
               "result cache) then warm (filled cache); a chapter's wall time includes starting its kernel.",
               "Page weight is the nbconvert export of the cold run, with figures embedded as the site embeds",
               "them, less the export template's own styles and less plotly.js, which the site loads once",
-              "(`plotly_bundle`: the file it ships, chosen by `aebook.site.choose_plotly`).",
+              "(`plotly_bundle`: the file it ships, chosen by `bookkit.site.choose_plotly`).",
               "`plain_way_cold_estimate`: the cold run with every model's training slowed by the measured",
               "DataLoader factor and no cache, so a re-run costs as much as a cold run.", ""]
     return "\n".join(lines)

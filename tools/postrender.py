@@ -2,4 +2,4 @@
 import subprocess
 import sys
 
-sys.exit(subprocess.call([sys.executable, "-m", "aebook.site"]))
+sys.exit(subprocess.call([sys.executable, "-m", "bookkit.site"]))

@@ -5,4 +5,4 @@ The site copies them (project resources), and each chapter page links its own.
 import subprocess
 import sys
 
-sys.exit(subprocess.call([sys.executable, "-m", "aebook.notebooks", "--all", "--out", "notebooks"]))
+sys.exit(subprocess.call([sys.executable, "-m", "bookkit.notebooks", "--all", "--out", "notebooks"]))

@@ -396,7 +396,6 @@ def _to_image_set(x_uint8: torch.Tensor, y: torch.Tensor, source: str) -> ImageS
     return ImageSet(x=x, y=y.to(torch.int64), fingerprint=digest.hexdigest())
 
 
-
 # --------------------------------------------------------------------------- batching
 
 
@@ -415,38 +414,6 @@ def first_per_class(labels: torch.Tensor, n: int = 1, n_classes: int = len(CLASS
     return torch.stack(rows)
 
 
-def high_frequency_energy(x: torch.Tensor) -> float:
-    """Mean squared difference between images (N, C, H, W) and their 3x3 blur: the energy of fine detail."""
-    padded = torch.nn.functional.pad(x, (1, 1, 1, 1), mode="replicate")
-    blurred = torch.nn.functional.avg_pool2d(padded, 3, stride=1)
-    return float(((x - blurred) ** 2).mean())
-
-
-def pixel_correlations(x: torch.Tensor, offsets: list[int]) -> list[float]:
-    """Pearson correlation between each pixel and the one ``k`` columns to its right, per offset k.
-
-    One pass over the images: the Gram matrix of image columns (W x W) holds every
-    product a horizontal offset needs.
-    """
-    rows = x.reshape(-1, x.shape[-1]).double()  # (N * H, W): every image row
-    gram, col_sum, n = rows.T @ rows, rows.sum(0), rows.shape[0]
-    width, squares = rows.shape[1], torch.diagonal(gram)
-    result = []
-    for k in offsets:
-        m = n * (width - k)  # number of (left, right) pixel pairs
-        mean_l, mean_r = col_sum[: width - k].sum() / m, col_sum[k:].sum() / m
-        cov = torch.diagonal(gram, k).sum() / m - mean_l * mean_r
-        var_l = squares[: width - k].sum() / m - mean_l ** 2
-        var_r = squares[k:].sum() / m - mean_r ** 2
-        result.append(float(cov / (var_l * var_r).sqrt()))
-    return result
-
-
-def pixel_correlation(x: torch.Tensor, offset: int = 1) -> float:
-    """Pearson correlation between each pixel and the one ``offset`` columns to its right."""
-    return pixel_correlations(x, [offset])[0]
-
-
 # --------------------------------------------------------------------------- variations
 
 
@@ -463,3 +430,75 @@ def shuffle_pixels(data: FashionMNISTData, seed: int = 0) -> FashionMNISTData:
         x = s.x.flatten(1)[:, order].view_as(s.x)
         return ImageSet(x=x, y=s.y, fingerprint=f"{s.fingerprint}|shuffled-{seed}")
     return dataclasses.replace(data, train=moved(data.train), val=moved(data.val), test=moved(data.test))
+
+
+def without_class(data: FashionMNISTData, held_out: int) -> FashionMNISTData:
+    """The same splits with class ``held_out`` removed from training and validation; the test split keeps
+    every class, so the held-out class is there to be detected (an anomaly the models never saw)."""
+    def kept(s: ImageSet) -> ImageSet:
+        keep = s.y != held_out
+        return ImageSet(x=s.x[keep], y=s.y[keep], fingerprint=f"{s.fingerprint}|without-{held_out}")
+    return dataclasses.replace(data, train=kept(data.train), val=kept(data.val))
+
+
+# --------------------------------------------------------------------------- corruptions and filters
+
+
+@dataclass(frozen=True)
+class Corruption:
+    """One way to damage images: ``"noise"`` (Gaussian, standard deviation ``level``) or ``"mask"``
+    (each pixel set to black with probability ``level``)."""
+
+    kind: str
+    level: float
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Corrupted copies of images ``x`` (N, C, H, W), drawn with ``generator`` when given."""
+        if self.kind == "noise":
+            return add_gaussian_noise(x, self.level, generator)
+        if self.kind == "mask":
+            return mask_pixels(x, self.level, generator)
+        raise ValueError(f"unknown corruption {self.kind!r}; use 'noise' or 'mask'")
+
+    @property
+    def name(self) -> str:
+        """A short label: ``noise σ = 0.3``, ``mask 50%``."""
+        return f"noise σ = {self.level:g}" if self.kind == "noise" else f"mask {self.level:.0%}"
+
+
+def add_gaussian_noise(x: torch.Tensor, sigma: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """x̃ = clip(x + σ·ε, 0, 1) with ε ~ N(0, I): additive Gaussian noise, kept in the range of grey levels."""
+    eps = torch.randn(x.shape, generator=generator).to(x.device)  # drawn on the CPU: the same on every device
+    return (x + sigma * eps).clamp(0.0, 1.0)
+
+
+def mask_pixels(x: torch.Tensor, fraction: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Masking noise (Vincent et al. 2008): each pixel set to 0 with probability ``fraction``."""
+    keep = (torch.rand(x.shape, generator=generator) >= fraction).to(x.device)
+    return x * keep
+
+
+def corrupt_mix(x: torch.Tensor, corruptions: tuple[Corruption, ...],
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    """Each image damaged by one of ``corruptions``, chosen at random per image."""
+    choice = torch.randint(len(corruptions), (len(x),), generator=generator).to(x.device)  # (N,)
+    out = x.clone()
+    for i, corruption in enumerate(corruptions):
+        picked = choice == i
+        out[picked] = corruption(x[picked], generator)
+    return out
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Images (N, C, H, W) blurred by a Gaussian of standard deviation ``sigma`` pixels: a classical
+    denoising filter, which averages each pixel with its neighbours (edges replicated)."""
+    if sigma <= 0:
+        return x.clone()
+    radius = max(1, int(3 * sigma + 0.5))
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    kernel = torch.exp(-0.5 * (t / sigma) ** 2)
+    kernel = kernel / kernel.sum()                                    # (2r + 1,), sums to 1
+    c = x.shape[1]
+    padded = torch.nn.functional.pad(x, (radius,) * 4, mode="replicate")
+    rows = torch.nn.functional.conv2d(padded, kernel.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+    return torch.nn.functional.conv2d(rows, kernel.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import hashlib
 import os
 from pathlib import Path
@@ -12,7 +11,6 @@ import torch
 from torch import nn
 
 from aebook.data import iterate_batches
-from aebook.losses import per_image_mse
 from aebook.files import npy_bytes, try_save
 from aebook.memo import cached
 from aebook.runtime import cache_dir, log
@@ -47,32 +45,6 @@ def reconstruct_all(model: nn.Module, x: torch.Tensor, batch_size: int = 2048) -
     device = next(model.parameters()).device
     return torch.cat([model(x[idx].to(device))[0].cpu()
                       for idx in iterate_batches(len(x), batch_size)])
-
-
-def reconstruction_error(model: nn.Module, x: torch.Tensor) -> float:
-    """Mean squared error per pixel over the whole set (the book's test MSE)."""
-    return float(per_image_errors(model, x).mean())
-
-
-def per_image_errors(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Mean squared error per pixel of each image's reconstruction -> (N,)."""
-    return per_image_mse(reconstruct_all(model, x), x)
-
-
-def paired_se(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray) -> float:
-    """Standard error of mean(a − b) for per-item values measured on the same items.
-
-    Two models scored on the same test images differ by less noise than either score
-    alone carries, so a comparison is "within noise" when the mean difference is below
-    about twice this.
-    """
-    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
-    return float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("inf")
-
-
-def proportion_se(p: float, n: int) -> float:
-    """Standard error of a proportion ``p`` measured on ``n`` independent items."""
-    return float(np.sqrt(max(p * (1 - p), 1e-12) / max(n, 1)))
 
 
 def tsne(z: torch.Tensor | np.ndarray, seed: int = 0, perplexity: float = 30.0,
@@ -214,10 +186,13 @@ def lerp(z0: torch.Tensor, z1: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
 
 
 def slerp(z0: torch.Tensor, z1: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation (White 2016): along the great circle from z0 to z1 -> (len(ts), d).
+    """Spherical interpolation of the direction, linear interpolation of the length -> (len(ts), d).
 
-    The direction turns at a constant rate and the length changes linearly from
-    ``|z0|`` to ``|z1|``, so no point on the path is shorter than both endpoints.
+    The direction turns at a constant rate along the great circle from z0/|z0| to z1/|z1|
+    (White 2016's slerp of the two unit vectors), and the length changes linearly from
+    ``|z0|`` to ``|z1|``, so no point on the path is shorter than both endpoints. For codes
+    of equal length this is White's slerp; ``slerp_standard`` applies his formula to the
+    codes themselves, whose length does not change linearly when |z0| != |z1|.
     """
     t = torch.as_tensor(ts, dtype=torch.float64)[:, None]
     a, b = z0.double(), z1.double()
@@ -227,6 +202,21 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
         return lerp(z0, z1, ts)
     direction = (torch.sin((1 - t) * omega) * a / na + torch.sin(t * omega) * b / nb) / torch.sin(omega)
     return (direction * ((1 - t) * na + t * nb)).to(z0.dtype)
+
+
+def slerp_standard(z0: torch.Tensor, z1: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
+    """The standard slerp formula applied to the codes themselves (White 2016) -> (len(ts), d):
+    sin((1 - t)·omega)/sin(omega)·z0 + sin(t·omega)/sin(omega)·z1, omega the angle between z0 and z1.
+
+    For codes of equal length it keeps that length all the way (it equals ``slerp``); for
+    codes of different lengths its midpoint is at least as long as their mean length.
+    """
+    t = torch.as_tensor(ts, dtype=torch.float64)[:, None]
+    a, b = z0.double(), z1.double()
+    omega = torch.arccos(torch.clamp((a / a.norm()) @ (b / b.norm()), -1.0, 1.0))
+    if omega < 1e-6:  # (nearly) parallel: the circle is a line
+        return lerp(z0, z1, ts)
+    return ((torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)).to(z0.dtype)
 
 
 def neighbour_overlap(a: torch.Tensor, b: torch.Tensor, k: int = 10) -> float:
@@ -255,54 +245,18 @@ def knn_accuracy_loo(z: torch.Tensor, labels: np.ndarray | torch.Tensor, k: int 
     return float((np.asarray(votes) == labels).mean())
 
 
+
+
 @torch.no_grad()
-def log_weights(model: nn.Module, x: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
-    """log p(x|z) + log p(z) − log q(z|x) for ``k`` codes sampled from q(z|x) per image -> (N, k).
+def nearest_neighbours(queries: torch.Tensor, gallery: torch.Tensor, k: int = 10, chunk: int = 512) -> torch.Tensor:
+    """Indices (N, k) of the ``k`` gallery items closest to each query, nearest first (Euclidean distance).
 
-    p(x|z) is the decoder's Bernoulli likelihood on grey levels, summed over pixels (the
-    likelihood of pytorch/examples' VAE; not a normalised density for grey levels in
-    between 0 and 1); p(z) = N(0, I); q(z|x) the encoder's diagonal Gaussian. In nats.
+    Queries and gallery are feature vectors (N, D) and (M, D), or images flattened to them:
+    raw pixels, PCA coordinates or codes, so one function compares every way of describing an image.
     """
-    model.eval()
-    device = next(model.parameters()).device
+    q_all, g = queries.flatten(1).float(), gallery.flatten(1).float()
     out = []
-    for idx in iterate_batches(len(x), max(1, 4096 // k)):
-        xb = x[idx].to(device)
-        mu, logvar = model.encode(xb)
-        eps = torch.randn((k, *mu.shape), generator=generator).to(device)
-        z = mu + torch.exp(0.5 * logvar) * eps                                   # (k, B, d)
-        x_hat = model.decode(z.flatten(0, 1)).clamp(1e-6, 1 - 1e-6)             # (k·B, C, H, W)
-        target = xb.repeat(k, 1, 1, 1)
-        log_px = -torch.nn.functional.binary_cross_entropy(x_hat, target, reduction="none").flatten(1).sum(1)
-        log_pz = (-0.5 * z.pow(2) - 0.5 * np.log(2 * np.pi)).sum(-1)
-        log_qz = (-0.5 * eps.pow(2) - 0.5 * logvar - 0.5 * np.log(2 * np.pi)).sum(-1)
-        out.append((log_px.view(k, -1) + log_pz - log_qz).T.cpu())
-    return torch.cat(out)
-
-
-def negative_elbo_per_image(model: nn.Module, x: torch.Tensor, seed: int = 0) -> torch.Tensor:
-    """One-sample estimate of −ELBO for each image, in nats (Kingma & Welling 2013, eq. 3) -> (N,)."""
-    return -log_weights(model, x, 1, torch.Generator().manual_seed(seed))[:, 0]
-
-
-def importance_weighted_bound(model: nn.Module, x: torch.Tensor, k: int = 100, seed: int = 0) -> torch.Tensor:
-    """−log p(x) bounded with ``k`` importance samples (Burda et al. 2016), in nats per image -> (N,).
-
-    −log((1/k) Σ_i p(x, z_i) / q(z_i|x)): tighter than −ELBO, and equal to it for k = 1.
-    The k decodings per image are the costly part, so the result is cached (``memo``).
-    """
-    def bound() -> torch.Tensor:
-        w = log_weights(model, x, k, torch.Generator().manual_seed(seed))
-        return -(torch.logsumexp(w, dim=1) - np.log(k))
-    return cached("iw-bound", (model, x, k, seed, log_weights), bound)
-
-
-def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """The Wilson score interval for a proportion (95% by default), sound for the few items of a small test
-    set where the normal approximation is not (Wilson 1927)."""
-    if n <= 0:
-        return math.nan, math.nan
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    for start in range(0, len(q_all), chunk):
+        d = torch.cdist(q_all[start:start + chunk], g)          # (chunk, M) distances
+        out.append(d.topk(k, dim=1, largest=False).indices)     # (chunk, k), nearest first
+    return torch.cat(out) if out else torch.empty(0, k, dtype=torch.long)

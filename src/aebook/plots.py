@@ -1,9 +1,7 @@
 """Plotly figure builders. They only build and return figures: no training, saving or showing.
 
-Importing the module also registers two renderers and makes one the default: while Quarto
-executes a chapter, ``PageRenderer``, so that every figure cell has exactly one output; in
-any other Jupyter kernel, ``NotebookFigureRenderer``, so that a figure also shows where
-Plotly's JavaScript does not run (nbconvert's HTML, GitHub). See their docstrings.
+How a figure is then shown (on the page, in a notebook) is set up by ``aebook.display``,
+imported here so that importing the builders is enough.
 """
 
 from __future__ import annotations
@@ -14,85 +12,12 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 import torch
-from plotly.io._base_renderers import MimetypeRenderer, NotebookRenderer
 
-from aebook.runtime import flag, in_jupyter_kernel, log, quarto_rendering
+from aebook import display  # noqa: F401 - registers the page and notebook renderers
 from aebook.train import History
 
 
-class PageRenderer(NotebookRenderer):
-    """Plotly's notebook renderer without the set-up output it adds to the first figure cell.
-
-    Quarto makes ``notebook`` the renderer when ``plotly-connected: false``; on the first
-    figure it emits a second output (plotly.js itself), so Quarto lays that cell out as
-    two sub-figures. The rendered site loads plotly.js once per page instead (``aebook.site``),
-    so the figures need nothing but their own ``<div>`` and ``Plotly.newPlot`` call.
-    """
-
-    def activate(self) -> None:
-        """Nothing to set up: the page loads plotly.js itself."""
-
-
-class NotebookFigureRenderer(MimetypeRenderer):
-    """A figure as Plotly's own JSON, for the front ends that draw it (JupyterLab, VS Code),
-    plus a PNG copy for those that cannot run Plotly (nbconvert's HTML, GitHub's viewer).
-
-    Each front end picks the richest type it knows; nbconvert ranks ``text/html`` above
-    ``image/png``, so there is deliberately no HTML. The PNG is drawn by kaleido in the
-    system's Chrome or Chromium; without them a figure has only its JSON (said once).
-    """
-
-    def to_mimebundle(self, fig_dict: dict) -> dict:
-        """Plotly JSON, plain text, and a PNG when one can be drawn."""
-        bundle = pio.renderers["plotly_mimetype"].to_mimebundle(fig_dict)
-        png = static_png(fig_dict)
-        if png is not None:
-            import base64
-
-            bundle["image/png"] = base64.b64encode(png).decode("ascii")
-        bundle.setdefault("text/plain", f"<figure: {(fig_dict.get('layout', {}).get('title') or {}).get('text') or 'Plotly'}>")
-        return bundle
-
-
-_STATIC: dict[str, object] = {}  # kaleido's browser, started once per kernel, or why it could not be
-
-
-def static_png(fig_dict: dict, width: int = 760, height: int = 450) -> bytes | None:
-    """A PNG of the figure at its own size (else ``width`` × ``height``), or None when none can be drawn
-    or ``AEBOOK_STATIC_FIGURES`` is off."""
-    import warnings
-
-    if not flag("AEBOOK_STATIC_FIGURES", default=True):
-        return None
-    try:
-        import kaleido
-
-        if "server" not in _STATIC:
-            _STATIC["server"] = kaleido.start_sync_server(silence_warnings=True) or True
-            import atexit
-
-            atexit.register(kaleido.stop_sync_server, silence_warnings=True)
-        layout = fig_dict.get("layout", {})
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "kopts is ignored when using a server": we start it ourselves
-            return pio.to_image(fig_dict, format="png", width=layout.get("width") or width,
-                                height=layout.get("height") or height)
-    except Exception as exc:  # noqa: BLE001 - no static copy is a lesser figure, not a failure
-        if "failed" not in _STATIC:
-            _STATIC["failed"] = exc
-            log(f"figures have no PNG copy for nbconvert or GitHub ({type(exc).__name__}: "
-                f"{str(exc).splitlines()[0] if str(exc) else ''}); install kaleido and Chrome or Chromium for one")
-        return None
-
-
-pio.renderers["aebook-page"] = PageRenderer()
-pio.renderers["aebook-notebook"] = NotebookFigureRenderer()
-if quarto_rendering():
-    pio.renderers.default = "aebook-page"
-elif in_jupyter_kernel() and pio.renderers.default != "colab":  # Colab draws with its own renderer
-    pio.renderers.default = "aebook-notebook"
-
-# What keeps a page light; tests/test_plots.py and the site check (aebook.site) hold the book to these.
+# What keeps a page light; tests/test_plots.py and the site check (bookkit.site) hold the book to these.
 HOVER_PIXELS = 30_000  # a grid up to this size (about 36 tiles of 28 × 28) stays a heatmap a reader can hover
 MAP_POINTS = 3_000     # a map draws at most this many points: a random subset, the same in every panel
 TRACE_TYPES = ("scatter", "heatmap", "image", "box")  # every trace type the book draws (its plotly.js bundle)
@@ -276,6 +201,42 @@ def line_chart(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], x_
     return fig
 
 
+def heatmaps(panels: Mapping[str, torch.Tensor | np.ndarray], value_names: Sequence[str],
+             colorscales: Sequence[str] | None = None, zmid: Sequence[float | None] | None = None,
+             columns: int | None = None, tile_px: int = 240) -> go.Figure:
+    """Named 2-D arrays side by side (``columns`` per row), each with its own colour scale; hover reads
+    row, column and value.
+
+    For maps that are not images (a count, an error, a contrast): ``value_names[i]`` says in the
+    hover what panel i's numbers are, and ``zmid[i]`` (e.g. 0 for a diverging scale) pins the
+    middle of its colour scale. Rows run downwards, as in an image.
+    """
+    from plotly.subplots import make_subplots
+
+    names = list(panels)
+    scales = list(colorscales or ["gray"] * len(names))
+    mids = list(zmid or [None] * len(names))
+    n_cols = min(columns or len(names), len(names))
+    n_rows = -(-len(names) // n_cols)
+    fig = make_subplots(rows=n_rows, cols=n_cols, subplot_titles=names, horizontal_spacing=0.03,
+                        vertical_spacing=0.08)
+    for i, (name, values) in enumerate(panels.items()):
+        row, col = i // n_cols + 1, i % n_cols + 1
+        z = np.asarray(torch.as_tensor(values).detach().cpu().float().squeeze(), dtype=np.float32)
+        fig.add_trace(go.Heatmap(z=np.round(z, 4), colorscale=scales[i], zmid=mids[i], showscale=False,
+                                 hovertemplate=f"row %{{y}}, column %{{x}}<br>{value_names[i]} "
+                                               "%{z:.3g}<extra>" + name + "</extra>"), row=row, col=col)
+        axis = "" if i == 0 else str(i + 1)
+        fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain",
+                         row=row, col=col)
+        fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed",
+                         scaleanchor=f"x{axis}", constrain="domain", row=row, col=col)
+    fig.update_annotations(font_size=13)  # panel titles that fit a phone's width
+    fig.update_layout(height=n_rows * tile_px + 60, margin=dict(l=10, r=10, t=40, b=10),
+                      plot_bgcolor="rgba(0,0,0,0)")
+    return fig
+
+
 def latent_maps(maps: Mapping[str, np.ndarray], labels: Sequence[int] | np.ndarray,
                 class_names: Sequence[str], marker_size: int = 3) -> go.Figure:
     """Several 2-D maps of the same items side by side, one shared legend (click a class to hide it).
@@ -332,6 +293,24 @@ def image_slider(frames: torch.Tensor, step_labels: Sequence[str], reference: to
     steps = [dict(method="restyle", label=label, args=[{"source": [uri(i)]}]) for i, label in enumerate(step_labels)]
     fig.update_layout(sliders=[dict(active=0, steps=steps, currentvalue=dict(prefix=slider_title), **SLIDER_BOX)],
                       height=tile_px + 150, margin=dict(b=90))
+    return fig
+
+
+def grid_slider(grids: Sequence[Sequence[torch.Tensor]], step_labels: Sequence[str],
+                row_titles: Sequence[str] | None = None, col_titles: Sequence[str] | None = None,
+                slider_title: str = "", tile_px: int = 64, gap: int = 2) -> go.Figure:
+    """Several grids of grey images behind a slider: each step shows one grid (rows as ``image_grid`` takes
+    them, every grid the same shape), e.g. noisy / cleaned / clean rows, one grid per kind of damage.
+
+    Each step swaps in one PNG, so the page carries one compressed image per step and no script of its own.
+    """
+    def uri(rows: Sequence[torch.Tensor]) -> str:
+        return _png_uri(_gray_rgba(_gray_canvas(rows, gap)[0]))
+    fig = image_grid(grids[0], col_titles=col_titles, row_titles=row_titles, gap=gap, tile_px=tile_px, hover=False)
+    steps = [dict(method="restyle", label=label, args=[{"source": [uri(rows)]}])
+             for label, rows in zip(step_labels, grids)]
+    fig.update_layout(sliders=[dict(active=0, steps=steps, currentvalue=dict(prefix=slider_title), **SLIDER_BOX)],
+                      height=fig.layout.height + 110, margin=dict(b=90))
     return fig
 
 

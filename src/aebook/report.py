@@ -155,3 +155,86 @@ def run_notice(data: object) -> object:
         notes.append("**Smoke mode** (`AEBOOK_SMOKE=1`): small subsets and very few updates, "
                      "for checking that the chapter runs. The numbers are not meaningful.")
     return Markdown("\n\n".join(f"> {n}" for n in notes)) if notes else None
+
+
+def listing(*objects: object, note: str = ""):
+    """The package's own source of ``objects`` (classes, functions), shown as numbered listings.
+
+    A chapter shows the code it builds with this, so the page can never drift from what ran:
+    the text is read from the installed source file at render time, with its path and line
+    numbers in a caption. On the site the listing is highlighted with line numbers; in a
+    notebook it is a plain Python block.
+    """
+    import inspect
+    from pathlib import Path
+
+    from IPython.display import Markdown
+
+    from aebook.runtime import quarto_rendering
+
+    parts = []
+    for obj in objects:
+        lines, start = inspect.getsourcelines(obj)
+        source = "".join(lines).rstrip("\n")
+        file = Path(inspect.getsourcefile(inspect.unwrap(obj)))  # a decorated function's own file
+        where = f"{file.parent.name}/{file.name}"  # aebook/models.py
+        ticks = "`" * max(3, 1 + max((len(run) for run in _backtick_runs(source)), default=0))
+        fence = (f'{ticks}{{.python .number-lines startFrom="{start}"}}' if quarto_rendering() else f"{ticks}python")
+        block = f"*`{where}`, lines {start}–{start + len(lines) - 1}*\n\n{fence}\n{source}\n{ticks}"
+        parts.append(f"::: {{.aebook-listing}}\n{block}\n:::" if quarto_rendering() else block)  # long lines wrap
+    if note:
+        parts.append(note)
+    return Markdown("\n\n".join(parts))
+
+
+def _backtick_runs(text: str) -> list[str]:
+    """Runs of backticks in ``text`` (a fence must be longer than any of them)."""
+    import re
+
+    return re.findall(r"`+", text)
+
+
+def chapter_times(chapter: str, words_per_minute: int = 200) -> str:
+    """How long a chapter takes to read and to run, as a phrase for its opening box.
+
+    Reading: the words of its prose (code and math left out) at ``words_per_minute``. Running:
+    the chapter's own cold and warm times on the machine ``make bench`` last measured, read from
+    BENCHMARKS.md (``chapter_<name>_cold`` / ``_warm``), never guessed. Outside a clone of the
+    book, where neither file is at hand, it says so.
+    """
+    import re
+
+    from aebook.runtime import project_root
+
+    root = project_root()
+    parts = []
+    source = root / "chapters" / f"{chapter}.qmd"
+    if source.exists():
+        text = source.read_text(encoding="utf-8")
+        text = re.sub(r"^```.*?^```|\$\$.*?\$\$|`[^`]*`|\{[^}\n]*\}", " ", text, flags=re.M | re.S)
+        minutes = max(1, round(len(re.findall(r"[A-Za-z]+", text)) / words_per_minute / 5) * 5)
+        parts.append(f"about {minutes} minutes to read")
+    bench = root / "BENCHMARKS.md"
+    figures = dict(re.findall(r"^([a-z0-9_]+): ([0-9.]+) s$", bench.read_text(encoding="utf-8"), re.M)) \
+        if bench.exists() else {}
+    key = "chapter_" + re.sub(r"\W", "_", chapter)
+    if f"{key}_cold" in figures and f"{key}_warm" in figures:
+        cold, warm = float(figures[f"{key}_cold"]), float(figures[f"{key}_warm"])
+        bench_text = bench.read_text(encoding="utf-8")
+        cpu = re.search(r"^- CPU: (.+)$", bench_text, re.M)
+        cores = re.search(r"^- cores: (\d+)$", bench_text, re.M)
+        where = (f"a {cores.group(1)}-core {cpu.group(1)} CPU" if cpu and cores else "the machine of BENCHMARKS.md")
+        parts.append(f"{_duration(cold)} to run the first time, training its models, and {_duration(warm)} once "
+                     f"they are cached (measured on {where})")
+    else:
+        parts.append("its running time is not measured in this copy of the book (make bench measures it)")
+    return "; ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    """``45 s``, ``6 minutes``, ``1 h 25 min``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{int(seconds // 3600)} h {seconds % 3600 / 60:.0f} min"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -129,18 +128,6 @@ def seed_everything(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-BROWSER_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]  # headless, and quiet on a closed network
-
-
-def chromium_path() -> str | None:
-    """The Debian/Ubuntu Chromium, or any chromium/chrome on PATH (None when there is none)."""
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        if shutil.which(name):
-            return shutil.which(name)
-    return None
-
-
 def project_root() -> Path:
     """The book's root folder: ``AEBOOK_ROOT``, else the checkout holding this package."""
     if os.environ.get("AEBOOK_ROOT"):
@@ -149,17 +136,6 @@ def project_root() -> Path:
     if (checkout / "_quarto.yml").exists():
         return checkout
     return Path.cwd().resolve()
-
-
-def repository() -> str | None:
-    """The book's repository address, configured once as ``book: repo-url`` in ``_quarto.yml``."""
-    import yaml
-
-    try:
-        config = yaml.safe_load((project_root() / "_quarto.yml").read_text(encoding="utf-8")) or {}
-    except OSError:
-        return None
-    return (config.get("book") or {}).get("repo-url")
 
 
 def data_dir() -> Path:

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from aebook.data import iterate_batches
+from aebook.data import Corruption, corrupt_mix, iterate_batches
 from aebook.losses import kl_weight, mse, mse_l1, negative_elbo
 from aebook.runtime import FALSE, TRUE, get_device, in_jupyter_kernel, quarto_rendering, switch
 
@@ -143,9 +143,9 @@ class AuxClassifierObjective:
     """MSE + 0.05·L1 reconstruction plus ``weight`` × cross-entropy of ``model.head`` on the code.
 
     Batches are ``(x, y)``; items with ``y < 0`` have no label and add no classification loss.
-    The best weights are chosen on the validation *reconstruction* loss (``select_on``): with a
-    few dozen labelled faces, a total that includes the classifier's loss rewards the epoch
-    where the head has memorised them, not the best autoencoder.
+    The best weights are chosen on the validation *reconstruction* loss (``select_on``), as the
+    plain autoencoder's are: no validation label decides which weights are kept, so the head can
+    then be scored on the validation faces without having been picked for them.
     """
 
     weight: float = 1.0
@@ -194,6 +194,43 @@ class ELBOObjective:
         noise = torch.Generator(device=mu.device).manual_seed(0)  # the same draws at every validation
         x_hat = model.decode(model.reparameterize(mu, logvar, noise))
         return negative_elbo(x_hat, x, mu, logvar, self.beta)
+
+
+@dataclass(frozen=True)
+class DenoisingObjective:
+    """The denoising autoencoder's objective (Vincent et al. 2008): damage the input, score the clean image.
+
+    Every image of a batch gets one of ``corruptions`` at random; the model sees only the
+    damaged copy x̃ and is scored on how close its output is to the clean x. Validation
+    draws the same damage every time (a seeded generator), so its loss is comparable
+    from one validation to the next.
+    """
+
+    corruptions: tuple[Corruption, ...]
+
+    def __call__(self, model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Term ``loss``: the squared error between the reconstruction of x̃ and the clean x."""
+        generator = None if model.training else torch.Generator().manual_seed(0)
+        x_tilde = corrupt_mix(x, self.corruptions, generator)  # (B, 1, 28, 28), damaged
+        x_hat, _ = model(x_tilde)
+        return {"loss": mse(x_hat, x)}                         # compared with the clean images
+
+
+@dataclass(frozen=True)
+class ConditionalELBOObjective:
+    """The conditional VAE's −ELBO (Sohn et al. 2015) on ``(x, y)`` batches: the class y goes to the
+    encoder q(z|x, y) and to the decoder p(x|z, y); the prior stays N(0, I). Validation uses the
+    same sampled codes every time, as ``ELBOObjective`` does."""
+
+    beta: float = 1.0
+
+    def __call__(self, model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Terms ``loss``, ``recon_loss`` and ``kl`` for one ``(x, y)`` batch (``losses.negative_elbo``)."""
+        x, y = batch
+        mu, logvar = model.encode(x, y)
+        noise = None if model.training else torch.Generator(device=mu.device).manual_seed(0)
+        z = model.reparameterize(mu, logvar, noise)
+        return negative_elbo(model.decode(z, y), x, mu, logvar, self.beta)
 
 
 def fit(model: nn.Module, train_x: torch.Tensor, val_x: torch.Tensor | None = None,

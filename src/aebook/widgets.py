@@ -1,7 +1,9 @@
 """Interactive figures written in plain JavaScript (``aebook/web/``), fed with real data.
 
-A widget is shown by a notebook cell as one HTML output: a ``<div>``, its data as JSON,
-and the widget's scripts inlined from ``aebook/web``. Nothing is fetched from the
+Each builder is named after its script: ``flatten`` (web/flatten.js), ``traverse``,
+``bottleneck``, ``latent2d``; the in-page trainer is ``aebook.playground.trainer``. A widget
+is shown by a notebook cell as one HTML output: a ``<div>``, its data as JSON, and the
+widget's scripts inlined from ``aebook/web``. Nothing is fetched from the
 network, so it works the same in a Quarto page, an nbconvert export and Jupyter.
 """
 
@@ -168,7 +170,7 @@ def _safe(text: str) -> str:
     return text.replace("</", "<\\/").replace("<!--", "<\\!--")
 
 
-def traversal(model: nn.Module, images: torch.Tensor, labels: list[str], dims: list[int],
+def traverse(model: nn.Module, images: torch.Tensor, labels: list[str], dims: list[int],
               sds: torch.Tensor, max_sd: float = 4.0) -> Widget:
     """The traversal widget: the model's decoder, the images' codes, and the dimensions to offer."""
     from aebook.latent import encode_all
@@ -182,7 +184,7 @@ def traversal(model: nn.Module, images: torch.Tensor, labels: list[str], dims: l
                 for lab, code, img in zip(labels, z, images)]))
 
 
-def neighbours(image: torch.Tensor, corr_1: float, start: tuple[int, int] = (14, 14)) -> Widget:
+def flatten(image: torch.Tensor, corr_1: float, start: tuple[int, int] = (14, 14)) -> Widget:
     """The flattening widget: one real image; hovering a pixel shows where its neighbours go."""
     _, h, w = image.shape
     return Widget("flatten", dict(pixels=b64_bytes(image), height=int(h), width=int(w),
@@ -227,7 +229,7 @@ def bottleneck(models: dict[str, nn.Module], images: torch.Tensor, labels: list[
         dict(label=lab, pixels=b64_bytes(img)) for lab, img in zip(labels, images)]))
 
 
-def latent_plane(models: dict[str, nn.Module], x: torch.Tensor, y: torch.Tensor,
+def latent2d(models: dict[str, nn.Module], x: torch.Tensor, y: torch.Tensor,
                  class_names: list[str] | tuple[str, ...], n_points: int = 2000) -> Widget:
     """The live-decoder widget: 2-D-latent models' decoders over the codes of real images."""
     from aebook.latent import encode_all
@@ -237,7 +239,7 @@ def latent_plane(models: dict[str, nn.Module], x: torch.Tensor, y: torch.Tensor,
     for name, model in models.items():
         z = encode_all(model, x[:n_points])
         if z.shape[1] != 2:
-            raise ValueError(f"latent_plane needs 2-D codes; {name} has {z.shape[1]}")
+            raise ValueError(f"latent2d needs 2-D codes; {name} has {z.shape[1]}")
         lo, hi = torch.quantile(z, 0.005, dim=0), torch.quantile(z, 0.995, dim=0)
         pad = (hi - lo) * 0.15
         lo, hi = lo - pad, hi + pad

@@ -1,0 +1,147 @@
+"""The benchmark's pieces, and its output format (a tiny smoke run)."""
+
+import re
+import subprocess
+import sys
+
+import torch
+import torchvision.datasets
+
+from bookkit import bench
+from aebook.models import LinearAutoencoder
+from aebook.runtime import project_root
+from tests.learner.test_data import write_small_fashion_mnist
+
+
+def test_baseline_goes_through_a_per_item_dataloader(tmp_path, monkeypatch):
+    write_small_fashion_mnist(tmp_path, n_train=700)
+    calls = {"n": 0}
+    original = torchvision.datasets.FashionMNIST.__getitem__
+
+    def counting(self, index):
+        calls["n"] += 1
+        item = original(self, index)
+        assert isinstance(item[0], torch.Tensor) and item[0].shape == (1, 28, 28)  # ToTensor ran
+        return item
+
+    monkeypatch.setattr(torchvision.datasets.FashionMNIST, "__getitem__", counting)
+    seconds, samples = bench.dataloader_epoch(lambda: LinearAutoencoder(4), tmp_path, n=600, batch_size=100)
+    assert samples == 600 and seconds > 0
+    assert calls["n"] == 600 + 2 * 100  # every sample of the epoch, plus two warm-up batches, one by one
+
+
+def test_both_paths_measure_the_same_samples(tmp_path):
+    write_small_fashion_mnist(tmp_path, n_train=700)
+    x = bench.idx_images(tmp_path, 600)
+    assert x.shape == (600, 1, 28, 28) and 0 <= x.min() and x.max() <= 1
+    _, ours = bench.tensor_epoch(lambda: LinearAutoencoder(4), x, batch_size=100)
+    _, plain = bench.dataloader_epoch(lambda: LinearAutoencoder(4), tmp_path, n=600, batch_size=100)
+    assert ours == plain == 600
+
+
+def test_environment_is_restored(monkeypatch):
+    import os
+
+    monkeypatch.delenv("AEBOOK_X", raising=False)
+    with bench.environment(AEBOOK_X="1"):
+        assert os.environ["AEBOOK_X"] == "1"
+    assert "AEBOOK_X" not in os.environ
+
+
+def test_smoke_benchmark_prints_name_value_unit(tmp_path):
+    out = tmp_path / "BENCHMARKS.md"
+    run = subprocess.run([sys.executable, str(project_root() / "tools" / "bench.py"), "--smoke", "--out", str(out),
+                          "--chapters", "01-fully-connected"],
+                         capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = [line for line in run.stdout.strip().splitlines() if not line.startswith("note: ")]
+    figures = dict(re.fullmatch(r"([a-z0-9_]+): ([0-9.]+) (s|x|MB|MiB|GFLOP/s|steps/s)", line).group(1, 2) for line in lines[:-1])
+    for name in ("fc_epoch_ratio", "conv_epoch_ratio", "book_cold_total", "book_warm_total",
+                 "chapter_01_fully_connected_cold", "chapter_01_fully_connected_warm", "chapter_warm_max",
+                 "page_weight_01_fully_connected", "page_weight_max", "plotly_bundle", "tsne_seconds_per_map",
+                 "peak_memory", "family_of_4_fc_batching_speedup", "family_of_4_conv_batching_speedup",
+                 "training_seconds_total", "plain_way_cold_estimate", "speedup_vs_plain_cold",
+                 "trainer_steps_per_second_compute", "trainer_steps_per_second_playing",
+                 "tsne_neighbour_seconds", "import_seconds_torch", "import_seconds_chapter"):
+        assert name in figures and float(figures[name]) > 0, name
+    expected = float(figures["fc_epoch_seconds"]) / float(figures["fc_epoch_seconds_dataloader"])
+    assert abs(float(figures["fc_epoch_ratio"]) - expected) < 0.002 + 0.01 * expected
+    assert float(figures["chapter_warm_max"]) == float(figures["chapter_01_fully_connected_warm"])
+    assert float(figures["tsne_neighbour_seconds"]) < float(figures["tsne_seconds_per_map"])
+    groups = sum(float(v) for k, v in figures.items() if k.startswith("import_seconds_") and k != "import_seconds_chapter")
+    assert abs(groups - float(figures["import_seconds_chapter"])) < 0.01
+    assert float(figures["plotly_bundle"]) < 1.5  # the site ships the partial bundle for these pages
+    assert float(figures["page_weight_max"]) == float(figures["page_weight_01_fully_connected"])
+    text = out.read_text()
+    assert "## Machine" in text and "| fc_epoch_ratio | ≤ 0.2 x |" in text and "smoke" in text
+    assert "| book_cold_total | ≤ 600 s |" in text and "| plotly_bundle | ≤ 1.5 MB |" in text
+    models = re.findall(r"^\| 01-fully-connected \| `([\w.-]+)` \| ([\d,]+) \| ([a-z ]+) \| (\d+) \|", text, re.M)
+    assert {"fc-d32", "linear-d32"} <= {m[0] for m in models}, models  # the cold run trained them
+    assert "## Slowest cells of the warm run" in text and "| 01-fully-connected | `" in text
+    assert "## In-page trainer" in text and "Goal: at least 50 steps per second while playing" in text
+
+
+def test_trained_models_lists_only_new_entries(tmp_path, tiny_splits):
+    from aebook.checkpoints import load_or_train
+    from aebook.train import TrainConfig
+
+    data = tiny_splits
+    load_or_train("first", lambda: LinearAutoencoder(4), data, TrainConfig(steps=20, eval_every=10), cache=tmp_path)
+    before = {p.name for p in tmp_path.glob("*.pt")}
+    load_or_train("second", lambda: LinearAutoencoder(2), data, TrainConfig(steps=30, eval_every=10), cache=tmp_path)
+    rows = bench.trained_models(tmp_path, skip=before)
+    assert [(r["model"], r["updates"]) for r in rows] == [("second", 30)]
+    assert rows[0]["seconds"] > 0 and rows[0]["status"] in ("converged", "still improving", "stopped early")
+
+
+def test_family_batching_is_timed_both_ways():
+    alone, batched = bench.family_step_seconds(lambda: LinearAutoencoder(4), k=3, batch_size=32, steps=2)
+    assert alone > 0 and batched > 0
+
+
+def test_import_seconds_counts_each_group_once_in_order():
+    seconds = bench.import_seconds({"first": ("xml.dom.minidom", "email.mime.text"), "again": ("xml.dom.minidom",)})
+    assert list(seconds) == ["first", "again"]
+    assert seconds["first"] > 0 and seconds["again"] < seconds["first"]  # already loaded: nothing left to pay
+
+
+def test_warm_paragraph_finds_the_set_up_cells_behind_the_notebooks_own_first_cell():
+    sys.path.insert(0, str(project_root() / "tools"))
+    try:
+        import bench as tool
+    finally:
+        sys.path.pop(0)
+    values = {"book_warm_total": 40.0, "chapter_warm_max": 20.0, "chapter_a_warm": 20.0, "chapter_b_warm": 20.0,
+              "import_seconds_torch": 1.5, "import_seconds_scikit_learn": 2.0, "import_seconds_chapter": 3.5}
+    cells = {("a", "warm"): [("# Set-up. The chapter imports…", 0.01), ("a-setup", 6.0), ("plot", 9.0)],
+             ("b", "warm"): [("# Set-up. The chapter imports…", 0.01), ("setup", 4.0), ("plot", 10.0)],
+             ("a", "cold"): [("a-setup", 60.0)]}
+    text = tool.warm_miss(values, cells)
+    assert "the chapters' set-up cells take 10 s together" in text
+    assert "starting the 2 kernels and sending them the cells takes 11 s" in text  # (20 − 15.01) + (20 − 14.01)
+    assert "(scikit-learn 2.0 s, torch 1.5 s)" in text
+    assert text.startswith("`book_warm_total` (40 s against 30) and `chapter_warm_max` (20.0 s against 8) miss their goals.")
+    assert "2 × 3.5 s = 7 s of the warm run" in text
+    values |= {"book_warm_total": 25.0, "chapter_warm_max": 12.5, "import_seconds_plotly": 0.004}
+    text = tool.warm_miss(values, cells)
+    assert text.startswith("`chapter_warm_max` (12.5 s against 8) misses its goal.")
+    assert "(scikit-learn 2.0 s, torch 1.5 s; the rest already loaded by these)" in text  # plotly's 4 ms left out
+
+
+def test_without_a_browser_the_last_measured_trainer_section_is_kept(monkeypatch, capsys):
+    sys.path.insert(0, str(project_root() / "tools"))
+    try:
+        import bench as tool
+    finally:
+        sys.path.pop(0)
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)  # as on a machine with no browser installed
+    assert tool.trainer_section(data=None) is None
+    assert "no Chromium on PATH (Debian/Ubuntu: apt-get install chromium)" in capsys.readouterr().out
+    text = f"# Benchmarks\n\n## Goals\n\nA.\n\n{tool.TRAINER_TITLE}\n\nMeasured 2026-01-01: 71 steps/s.\n\n## Baselines\n\nB.\n"
+    kept = tool.section_of(text)
+    assert kept == f"{tool.TRAINER_TITLE}\n\nMeasured 2026-01-01: 71 steps/s.\n"
+    assert tool.with_section(text, kept) == text  # written back unchanged
+    assert tool.with_section(text, f"{tool.TRAINER_TITLE}\n\nNew.\n").endswith("\n\nNew.\n\n## Baselines\n\nB.\n")
+    assert tool.section_of("# Benchmarks\n") is None
