@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 import pytest
 import torch
 
@@ -53,7 +55,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ARG0
 
 
 ROOT = Path(__file__).resolve().parents[1]
-BOOK_FILES = ("_quarto.yml", "index.qmd", "references.qmd", "references.bib", "chapters", "assets", "tools")
+# what a render needs: the configuration, the folders, and every page _quarto.yml lists at the top level
+BOOK_FILES = ("_quarto.yml", "references.bib", "chapters", "assets", "tools",
+              *sorted({p.split("/")[0] for p in yaml.safe_load((ROOT / "_quarto.yml").read_text())["book"]["chapters"]
+                       if "/" not in p}))
 
 
 def find_quarto() -> tuple[str | None, str]:

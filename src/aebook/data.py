@@ -85,16 +85,6 @@ class FashionMNISTData:
         """True when the images are the generated stand-in, not Fashion-MNIST."""
         return self.source == "standin"
 
-    def split_sentence(self) -> str:
-        """One sentence saying which split this run used: the official one, or what was found instead."""
-        n_train, n_test = self.found
-        if self.is_official:
-            return (f"This run uses the official split, {n_train:,} training and {n_test:,} test images, "
-                    f"and carves {len(self.val):,} validation images out of the training set.")
-        return (f"This run does not have the official split: the files it read hold {n_train:,} training "
-                f"and {n_test:,} test images, and {len(self.val):,} of the training images, the same "
-                "share as in the official split, are set aside for validation.")
-
     @property
     def source_name(self) -> str:
         """Human-readable name of the source, for prose and captions."""

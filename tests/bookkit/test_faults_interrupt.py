@@ -37,4 +37,4 @@ def test_killed_execution_resumes_from_cache(tmp_path, isolated_cache):
                       for o in c.outputs if o.output_type == "stream")
     assert "[cache] fc-d32" not in printed  # loaded, not retrained
     entries = sorted(p.name.rsplit("-", 1)[0] for p in models.glob("*.pt"))
-    assert entries == sorted([f"fc-d{d}" for d in (2, 4, 8, 16, 32, 64)] + ["linear-d32"])  # one sound entry per model
+    assert entries == sorted([f"fc-d{d}" for d in (2, 4, 8, 16, 32, 64)] + ["linear-d32", "linear-deep-d32"])  # one sound entry per model
