@@ -227,7 +227,7 @@ def chapter_times(chapter: str, words_per_minute: int = 200) -> str:
         parts.append(f"{_duration(cold)} to run the first time, training its models, and {_duration(warm)} once "
                      f"they are cached (measured on {where})")
     else:
-        parts.append("its running time is not measured in this copy of the book (make bench measures it)")
+        parts.append("its time to run has not been measured yet")
     return "; ".join(parts)
 
 

@@ -188,9 +188,13 @@ def fold_solutions(cells: list) -> list:
                 if text[:m.start()].strip():
                     out.append(nbformat.v4.new_markdown_cell(text[:m.start()].rstrip("\n")))
                 title = re.search(r"""title=["']([^"']*)["']""", m.group(0))
-                out.append(nbformat.v4.new_markdown_cell(f"**{title.group(1) if title else 'Solution'}** "
-                                                         "(folded: expand the cells below to read it)"))
-                inside, text = True, text[m.end():].lstrip("\n")
+                text = text[m.end():].lstrip("\n")
+                heading = None if title else re.match(r"#+ ([^\n]+)\n?", text)  # a callout titled by its heading
+                if heading:
+                    text = text[heading.end():].lstrip("\n")
+                name = title.group(1) if title else heading.group(1).strip() if heading else "Solution"
+                out.append(nbformat.v4.new_markdown_cell(f"**{name}** (folded: expand the cells below to read it)"))
+                inside = True
                 continue
             end = _closes(text)
             body, text = (text, "") if end is None else (text[:end[0]], text[end[1]:].lstrip("\n"))

@@ -60,3 +60,18 @@ def test_tables_become_html_tables_with_a_text_fallback():
     assert '<td class="text-end">0.012346</td>' in page and '<td class="text-end">439,728</td>' in page
     assert "<pre" not in page  # a table the page can reflow, not console text
     assert "0.012346" in plain_text(table) and "Errors & sizes" in plain_text(table)
+
+
+def test_chapter_times_reads_the_benchmark_and_never_guesses(tmp_path, monkeypatch):
+    from aebook.report import chapter_times
+
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "chapters" / "01-a.qmd").write_text("word " * 1000)  # 1,000 words: about 5 minutes
+    (tmp_path / "chapters" / "02-b.qmd").write_text("word " * 1000)
+    (tmp_path / "BENCHMARKS.md").write_text("- CPU: AMD Test\n- cores: 2\n\n"
+                                            "chapter_01_a_cold: 400.0 s\nchapter_01_a_warm: 12.0 s\n")
+    monkeypatch.setenv("AEBOOK_ROOT", str(tmp_path))
+    measured, unmeasured = chapter_times("01-a"), chapter_times("02-b")
+    assert measured.startswith("about 5 minutes to read; ") and "7 minutes to run the first time" in measured
+    assert "12 s once they are cached (measured on a 2-core AMD Test CPU)" in measured
+    assert unmeasured == "about 5 minutes to read; its time to run has not been measured yet"
