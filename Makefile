@@ -1,17 +1,50 @@
 # The book's two commands: `make book` renders it, `make test` tests it.
-# Both create .venv and install requirements.txt into it when needed.
+# Both create .venv and install the exact versions of requirements.lock into it when needed;
+# `make lock` compiles that file from the version ranges in requirements.txt and pyproject.toml.
 VENV   ?= .venv
 PYTHON ?= python3
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.requirements-installed
+LOCK   := requirements.lock
 
-.PHONY: book test test-fast serve notebooks lab smoke bench baselines ledger clean-cache plotly-bundle
+# TORCH_INDEX=https://download.pytorch.org/whl/cpu installs PyTorch's CPU-only build from that
+# index instead of PyPI's Linux build and its ~3 GB of CUDA libraries (nvidia-*, cuda-*, triton),
+# which are then left out. The versions stay the lock's (`torch==X` matches `X+cpu`). It applies
+# when .venv is installed: on a fresh clone, or after `rm -rf .venv`. Empty: the lock as it is.
+TORCH_INDEX ?=
+# The lock's packages that only PyPI's CUDA build of torch needs (tests/bookkit/test_workflows.py
+# checks this pattern against the lock's `# via` notes)
+CUDA_ONLY := ^(nvidia-|cuda-|triton==)
+# uv compiles the lock (`make lock`), from a throwaway environment; UPGRADE=1 moves every
+# package to the newest version the ranges allow, otherwise the lock's versions are kept
+UV_VERSION ?= 0.13.9
+# the oldest Python the lock is for (some of its versions need 3.11.5)
+LOCK_PYTHON := 3.11.5
 
-$(STAMP): requirements.txt pyproject.toml
+.PHONY: book preview test test-fast serve notebooks lab smoke bench baselines ledger clean-cache plotly-bundle lock
+
+$(STAMP): $(LOCK) pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	@$(PY) -c 'import sys; sys.exit(sys.version_info < tuple(map(int, "$(LOCK_PYTHON)".split("."))))' || { echo "$(LOCK) needs Python" \
+	  "$(LOCK_PYTHON) or newer, and $(PY) is $$($(PY) -V 2>&1): rm -rf $(VENV), then make PYTHON=python3.12 (or another)" >&2; exit 1; }
+	$(PY) -m pip install --quiet "$$(grep -m1 '^pip==' $(LOCK))"
+ifeq ($(strip $(TORCH_INDEX)),)
+	$(PY) -m pip install --quiet -r $(LOCK)
+else
+	$(PY) -m pip install --quiet --no-deps --index-url "$(TORCH_INDEX)" $$(grep -E '^torch(vision)?==' $(LOCK) | cut -d' ' -f1)
+	grep -v -E '$(CUDA_ONLY)' $(LOCK) > $(VENV)/requirements-cpu.lock
+	$(PY) -m pip install --quiet -r $(VENV)/requirements-cpu.lock
+endif
+	@mkdir -p $(VENV)/etc/ipython && echo 'c.IPKernelApp.log_level = "ERROR"  # no notice about the local TCP transport' \
+	  > $(VENV)/etc/ipython/ipython_kernel_config.py  # read by every kernel of this .venv, however the book is rendered
 	@touch $(STAMP)
+
+lock:  ## re-compile requirements.lock from the ranges (UPGRADE=1: the newest versions they allow)
+	@tmp="$$(mktemp -d)" && trap 'rm -rf "$$tmp"' EXIT && $(PYTHON) -m venv "$$tmp" \
+	  && "$$tmp/bin/python" -m pip install --quiet "uv==$(UV_VERSION)" \
+	  && "$$tmp/bin/uv" pip compile requirements.txt --universal --python-version $(LOCK_PYTHON) \
+	     --no-python-downloads --custom-compile-command "make lock" --quiet \
+	     $(if $(filter 1 yes true,$(UPGRADE)),--upgrade) --output-file $(LOCK)
 
 book: $(STAMP)  ## render the book into _book/ with Quarto
 	@VENV=$(VENV) tools/render.sh
@@ -22,6 +55,9 @@ test: $(STAMP)  ## run the whole test suite
 
 test-fast: $(STAMP)  ## the unit tests only (no chapter execution, no render): the inner loop, under 2 minutes
 	$(PY) -m pytest -m "not slow" -q
+
+preview: $(STAMP)  ## Quarto's live preview in the browser: each save re-renders that page (and only its notebook)
+	@VENV=$(VENV) tools/render.sh preview $(PREVIEW_ARGS)
 
 serve: ## serve the rendered book on http://127.0.0.1:$(PORT)/ (make book first)
 	@test -f _book/index.html || { echo "no rendered book in _book/: run 'make book' first"; exit 1; }
@@ -57,7 +93,7 @@ baselines: $(STAMP)  ## the book's models beside classic baselines, on the stand
 	else echo "no Fashion-MNIST copy in FASHION_SAMPLE=$(FASHION_SAMPLE): only the stand-in was compared"; fi
 
 ledger: $(STAMP)  ## print every measured claim of the rendered book; exit 1 on a contradiction, 3 on an unreadable page
-	$(PY) -m aebook.claims _book
+	$(PY) -m bookkit.claims _book
 
 plotly-bundle: $(STAMP)  ## rebuild assets/plotly/ (plotly.js with only the trace types in plots.TRACE_TYPES); needs node and npm
 	cd tools/plotly-bundle && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error

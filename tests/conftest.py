@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +80,43 @@ def find_quarto() -> tuple[str | None, str]:
     return None, f"the site checks did not run: {installer} failed ({done.stderr.strip()[-300:]})"
 
 
+from bookkit import notebooks as N  # noqa: E402
+
+CHAPTERS = [p for p in N.chapter_paths() if p.suffix == ".qmd"]
+EXECUTED_CACHES: list[str] = []  # the model cache of the session's executed chapters, once they have run
+
+
+@dataclass
+class Executed:
+    runs: dict  # chapter stem -> notebooks.Run, executed in book order in one cache
+    cache: str
+
+
+def plain_run(path) -> N.Execution:
+    """The chapter's notebook as ``make notebooks`` writes it, executed by plain nbclient in the project root."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.reads(nbformat.writes(N.qmd_to_notebook(path)), as_version=4)
+    NotebookClient(nb, timeout=600, resources={"metadata": {"path": str(N.project_root())}}).execute()
+    return N.Execution(nb, N.inline_values(nb))
+
+
+@pytest.fixture(scope="session")
+def executed(tmp_path_factory) -> Executed:
+    """Every chapter executed once, in book order, sharing one fresh model cache (smoke settings)."""
+    cache = str(tmp_path_factory.mktemp("chapter-cache"))
+    saved = {k: os.environ.get(k) for k in ("AEBOOK_SMOKE", "AEBOOK_CACHE_DIR", "AEBOOK_EMOJI", "AEBOOK_DATA")}
+    os.environ.update(AEBOOK_SMOKE="1", AEBOOK_CACHE_DIR=cache, AEBOOK_EMOJI="font", AEBOOK_DATA="standin")
+    try:
+        runs = {p.stem: plain_run(p) for p in CHAPTERS}
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    EXECUTED_CACHES.append(cache)
+    return Executed(runs, cache)
+
+
 @dataclass(frozen=True)
 class RenderedSite:
     out: Path      # the rendered _book folder
@@ -104,6 +142,8 @@ def rendered_site(tmp_path_factory) -> RenderedSite:
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, work / name)
     (ROOT / "data").mkdir(exist_ok=True)
     (work / "data").symlink_to(ROOT / "data")  # the checkout's stand-in, drawn once for every test
+    if EXECUTED_CACHES:  # the notebook run trained the same smoke models on the same data: the render loads
+        shutil.copytree(EXECUTED_CACHES[-1], work / "_cache")  # them (training is tested there, not twice)
     env = dict(os.environ, AEBOOK_SMOKE="1", AEBOOK_DATA="standin", AEBOOK_EMOJI="font",
                AEBOOK_ROOT=str(work), AEBOOK_CACHE_DIR=str(work / "_cache"),
                VENV=str(Path(sys.executable).parents[1]),

@@ -5,6 +5,11 @@
 set -uo pipefail
 VENV="${VENV:-.venv}"
 PY="$VENV/bin/python"
+# The Quarto versions this book renders with, as quarto-required in _quarto.yml says (">= 1.7.34 < 1.8.0"):
+# the post-render step (tools/postrender.py) patches Quarto 1.7's own scripts
+QUARTO_MIN="1.7.34"
+QUARTO_BELOW="1.8.0"
+QUARTO_GET="https://github.com/quarto-dev/quarto-cli/releases/tag/v$QUARTO_MIN, or 'pip install quarto-cli==$QUARTO_MIN' into $VENV"
 
 find_quarto() {
   if command -v quarto >/dev/null 2>&1; then command -v quarto; return 0; fi
@@ -21,19 +26,19 @@ if ! QUARTO="$(find_quarto)" && [ -x "$SHARED_INSTALLER" ]; then
   fi
 fi
 if [ -z "${QUARTO:-}" ] && ! QUARTO="$(find_quarto)"; then
-  echo "Quarto is not on PATH; trying 'pip install quarto-cli' into $VENV ..."
-  if "$PY" -m pip install --quiet quarto-cli >"$VENV/quarto-install.log" 2>&1; then
+  echo "Quarto is not on PATH; trying 'pip install quarto-cli' ($QUARTO_MIN up to $QUARTO_BELOW) into $VENV ..."
+  if "$PY" -m pip install --quiet "quarto-cli>=$QUARTO_MIN,<$QUARTO_BELOW" >"$VENV/quarto-install.log" 2>&1; then
     QUARTO="$(find_quarto)" || QUARTO=""
   fi
 fi
 if [ -z "${QUARTO:-}" ] || ! "$QUARTO" --version >/dev/null 2>&1; then
   cat >&2 <<MSG
 
-Cannot render the book: Quarto (version 1.5 or newer) is not installed, and
-'pip install quarto-cli' did not provide it (details: $VENV/quarto-install.log).
+Cannot render the book: Quarto (version $QUARTO_MIN or a later 1.7 release) is not installed,
+and 'pip install quarto-cli' did not provide it (details: $VENV/quarto-install.log).
 
-To fix it, install Quarto from https://quarto.org/docs/get-started/ (or run
-'pip install quarto-cli' on a machine with internet access), then run 'make book' again.
+To fix it, install Quarto $QUARTO_MIN from $QUARTO_GET
+(on a machine with internet access), then run 'make book' again.
 
 Without Quarto you can still run every chapter: 'make notebooks' writes them as
 Jupyter notebooks into notebooks/.
@@ -42,8 +47,10 @@ MSG
 fi
 
 VERSION="$("$QUARTO" --version)"
-if [ "$(printf '%s\n1.5.0\n' "$VERSION" | sort -V | head -n1)" != "1.5.0" ]; then
-  echo "Quarto $VERSION is too old: this book needs 1.5 or newer (https://quarto.org/docs/get-started/)." >&2
+lowest() { printf '%s\n%s\n' "$1" "$2" | sort -V | head -n1; }
+if [ "$(lowest "$VERSION" "$QUARTO_MIN")" != "$QUARTO_MIN" ] || [ "$(lowest "$VERSION" "$QUARTO_BELOW")" != "$VERSION" ] \
+   || [ "$VERSION" = "$QUARTO_BELOW" ]; then
+  echo "Quarto $VERSION ($QUARTO) cannot render this book: it needs Quarto >= $QUARTO_MIN and < $QUARTO_BELOW; get $QUARTO_MIN from $QUARTO_GET." >&2
   exit 1
 fi
 echo "Rendering with Quarto $VERSION and $PY"
@@ -60,4 +67,10 @@ mkdir -p "$IPYTHONDIR/profile_default"
 echo 'c.IPKernelApp.log_level = "ERROR"  # written by tools/render.sh' \
   > "$IPYTHONDIR/profile_default/ipython_kernel_config.py"
 case "$PY" in /*) ABS_PY="$PY" ;; *) ABS_PY="$PWD/$PY" ;; esac
+# `tools/render.sh preview [...]` (make preview): Quarto's live preview, same environment. Each save
+# re-renders that page only, and the pre-render step then rewrites only that page's notebook.
+if [ "${1:-}" = preview ]; then
+  shift
+  QUARTO_PYTHON="$ABS_PY" exec "$QUARTO" preview "$@"
+fi
 QUARTO_PYTHON="$ABS_PY" exec "$QUARTO" render "$@"

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from aebook.runtime import data_dir, is_smoke, log, reader_data_dir, switch
+from aebook.runtime import SaidPlainly, data_dir, is_smoke, log, reader_data_dir, switch
 
 CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -42,7 +42,7 @@ OFFICIAL_VAL_SIZE = 5_000  # the validation images carved out of a full training
 MIN_TRAIN_IMAGES = 1_000   # fewer than this is too few to train and validate a model on
 
 
-class DataUnavailableError(RuntimeError):
+class DataUnavailableError(SaidPlainly, RuntimeError):
     """A data set is neither on disk nor downloadable; the message says how to fix it."""
 
 

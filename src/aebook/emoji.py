@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aebook.runtime import pick, switch
+from aebook.runtime import SaidPlainly, pick, switch
 
 HUB_ID = "valhalla/emoji-dataset"
 SOURCES = ("auto", "hub", "font")
@@ -37,7 +37,7 @@ SYNONYMS = (
 )
 
 
-class EmojiUnavailableError(RuntimeError):
+class EmojiUnavailableError(SaidPlainly, RuntimeError):
     """Neither the hub data set nor a colour-emoji font could be used; the message says how to fix it."""
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import torch
 from rich import box
@@ -127,6 +127,15 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]):
              "|" + "|".join("---:" if num else ":---" for num in numeric) + "|"]
     lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows]
     return Markdown("\n".join(lines))
+
+
+def listed(items: Iterable[object]) -> str:
+    """Items named in a sentence: 'a', 'a and b', 'a, b and c'; 'none' for none.
+
+    (A sentence that quotes it is chosen by a claim only when there are some.)
+    """
+    items = [str(i) for i in items]
+    return " and ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else (items[0] if items else "none")
 
 
 def run_notice(data: object) -> object:

@@ -13,7 +13,15 @@ if TYPE_CHECKING:  # PyTorch and NumPy are imported where they are used: reading
 T = TypeVar("T")
 
 
-class SwitchError(ValueError):
+class SaidPlainly:
+    """Mixed into the errors that are about the reader's settings or data, not a bug in the code:
+    IPython (a notebook, a Quarto render) shows them as their message alone, without a traceback."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython's hook for an exception's own rendering
+        return [f"{type(self).__name__}: {self}"]
+
+
+class SwitchError(SaidPlainly, ValueError):
     """An ``AEBOOK_*`` environment switch has a value the book does not accept; the message says which."""
 
 
@@ -27,6 +35,26 @@ CHOICES = {  # every switch with a fixed set of values; AEBOOK_DATA_DIR must nam
     "AEBOOK_EMOJI": ("auto", "hub", "font"),
     "AEBOOK_DEVICE": ("cpu", "cuda", "mps"),
 }
+
+
+# Names the book reads that are not fixed-choice switches: folders, and where things are installed from
+OTHER_NAMES = ("AEBOOK_DATA_DIR", "AEBOOK_CACHE_DIR", "AEBOOK_ROOT", "AEBOOK_INSTALL_FROM",
+               "AEBOOK_SYSTEM_PACKAGES", "AEBOOK_QUARTO_INSTALLER")
+KNOWN = tuple(CHOICES) + OTHER_NAMES
+
+
+def unknown_names(environ: dict | None = None) -> list[str]:
+    """Set ``AEBOOK_*`` variables the book does not know (typos such as ``AEBOOK_SMOK``), sorted."""
+    environ = os.environ if environ is None else environ
+    return sorted(name for name in environ if name.startswith("AEBOOK_") and name not in KNOWN)
+
+
+def closest_name(name: str) -> str | None:
+    """The known switch a mistyped ``name`` most likely meant, or None when none is close."""
+    import difflib
+
+    found = difflib.get_close_matches(name, KNOWN, n=1, cutoff=0.6)
+    return found[0] if found else None
 
 
 def switch(name: str, default: str | None = None) -> str | None:
@@ -52,7 +80,15 @@ def flag(name: str, default: bool = False) -> bool:
 
 
 def check_switches() -> None:
-    """Validate every switch now; called when the package is imported, so a typo stops the first cell."""
+    """Validate every switch now; called when the package is imported, so a typo stops the first cell.
+
+    A set ``AEBOOK_*`` name the book does not read is an error too: a misspelt ``AEBOOK_SMOKE``
+    would otherwise start an hour of full training in silence.
+    """
+    for name in unknown_names():
+        near = closest_name(name)
+        hint = f"did you mean {near}?" if near else f"the book reads {', '.join(KNOWN)}"
+        raise SwitchError(f"{name} is not a switch the book knows ({hint}); rename or unset it")
     for name in CHOICES:
         switch(name)
     reader_data_dir()

@@ -19,7 +19,7 @@ from torch import nn
 
 from aebook.data import Corruption, corrupt_mix, iterate_batches
 from aebook.losses import kl_weight, mse, mse_l1, negative_elbo
-from aebook.runtime import FALSE, TRUE, get_device, in_jupyter_kernel, quarto_rendering, switch
+from aebook.runtime import FALSE, TRUE, SaidPlainly, get_device, in_jupyter_kernel, quarto_rendering, switch
 
 Objective = Callable[[nn.Module, torch.Tensor], dict[str, torch.Tensor]]
 
@@ -122,7 +122,7 @@ def still_improving(val_loss: list[float]) -> bool:
     return after < before * (1 - IMPROVING_MIN_GAIN)
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(SaidPlainly, RuntimeError):
     """The loss became NaN or infinite; nothing from the run should be kept."""
 
 

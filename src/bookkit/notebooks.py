@@ -51,6 +51,7 @@ import atexit  # noqa: E402
 import contextlib  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
+import tempfile  # noqa: E402
 import threading  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -60,7 +61,8 @@ import nbformat  # noqa: E402
 from aebook.files import SaveError, try_save, write_atomic  # noqa: E402
 from aebook.quarto_md import CLAIM_ATTRS, CLAIM_DIV, INLINE  # noqa: E402
 from aebook.runtime import project_root  # noqa: E402
-from bookkit.project import book_files, cell_labels, cell_options, chapter_paths, repository  # noqa: E402,F401
+from bookkit.project import (book_files, cell_labels, cell_options, chapter_paths, repository,  # noqa: E402,F401
+                             repository_ref, site_url)
 
 PROSE_TAG = "aebook-prose"  # a paragraph with inline values, shown by ``prose``
 HIDDEN = {"jupyter": {"source_hidden": True}, "cellView": "form"}  # JupyterLab/VS Code, Colab
@@ -75,22 +77,65 @@ class Execution:
 
 
 SETUP = """\
-# Set-up. The chapter imports the book's package, aebook. Outside a clone of the book's
-# repository (a downloaded notebook, Colab) this installs it first, from {repo}
-# (or from AEBOOK_INSTALL_FROM: a clone's folder or any pip requirement).
-import importlib, importlib.util, os, subprocess, sys
+# Set-up. The chapter imports the book's package, aebook. Where it is missing (a downloaded
+# notebook, Colab), this cell installs it from the first of these that works:
+# AEBOOK_INSTALL_FROM (a clone's folder, a wheel or any pip requirement); the clone of the
+# book this notebook sits in; {origins}.
+import importlib, importlib.util, os, pathlib, subprocess, sys
 if importlib.util.find_spec("aebook") is None:
-    _source = os.environ.get("AEBOOK_INSTALL_FROM") or "aebook @ git+{repo}"
-    print(f"installing the book's package from {{_source}} (a few minutes the first time)")
-    _pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", _source],
-                          capture_output=True, text=True)
-    if _pip.returncode != 0:
-        _why = (_pip.stderr.strip().splitlines() or ["no message"])[-1]
-        raise ModuleNotFoundError(f"could not install aebook from {{_source}} ({{_why}}); install it "
+    _here = pathlib.Path.cwd()
+    _clone = [str(p) for p in (_here, *_here.parents) if (p / "src" / "aebook" / "__init__.py").is_file()]
+    _sources = [s for s in [os.environ.get("AEBOOK_INSTALL_FROM"), *_clone[:1],{sources}] if s]
+    if not _sources:
+        raise ModuleNotFoundError("aebook is not installed, and this notebook does not know where the book is "
+                                  "published: set AEBOOK_INSTALL_FROM to a clone's folder or to the book's wheel "
+                                  "(python/aebook-{version}-py3-none-any.whl on its site), then run this cell again")
+    for _source in _sources:
+        print(f"installing the book's package from {{_source}} (a few minutes the first time)")
+        _pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", _source],
+                              capture_output=True, text=True)
+        if _pip.returncode == 0:
+            break
+        print("  that did not work:", (_pip.stderr.strip().splitlines() or ["no message"])[-1])
+    else:
+        raise ModuleNotFoundError("could not install aebook (tried: " + ", ".join(_sources) + "); install it "
                                   "by hand (pip install -r requirements.txt in a clone), then restart the kernel")
     importlib.invalidate_caches()
 from aebook.quarto_md import prose  # shows the text cells that carry this run's numbers
 """
+
+WHEEL_DIR = "python"  # where a rendered site carries the package's wheel (``bookkit.site.add_wheel``)
+
+
+def wheel_name() -> str:
+    """The file name of the package's wheel (pure Python, any platform)."""
+    from aebook import __version__
+
+    return f"aebook-{__version__}-py3-none-any.whl"
+
+
+def install_sources() -> list[str]:
+    """Where a notebook outside a clone installs the package from, as configured in ``_quarto.yml``:
+    the published site's own wheel (``book: site-url``), then the repository (``book: repo-url`` at
+    ``repo-branch``). Empty when neither is configured: nothing is guessed."""
+    sources = []
+    if site := site_url():
+        sources.append(f"{site}{WHEEL_DIR}/{wheel_name()}")
+    if repo := repository():
+        sources.append(f"aebook @ git+{repo.removesuffix('/')}@{repository_ref()}")
+    return sources
+
+
+def setup_source() -> str:
+    """The set-up cell of every chapter notebook, with this configuration's install sources."""
+    from aebook import __version__
+
+    sources = install_sources()
+    named = ([f"the book's site, which carries the package it was built with"] if site_url() else []) \
+        + (["the book's repository"] if repository() else [])
+    origins = "; ".join(named) or "no published site or repository is configured for this copy of the book"
+    return SETUP.format(origins=origins, version=__version__,
+                        sources="".join(f"\n                            {json.dumps(s)}," for s in sources))
 
 
 def qmd_to_notebook(path: Path) -> nbformat.NotebookNode:
@@ -145,7 +190,7 @@ def qmd_to_notebook(path: Path) -> nbformat.NotebookNode:
     about = _about(path, has_code)
     head = [nbformat.v4.new_markdown_cell(f"# {title}\n\n{about}" if title else about)]
     if has_code:
-        head.append(nbformat.v4.new_code_cell(SETUP.format(repo=repository() or "the book's repository")))
+        head.append(nbformat.v4.new_code_cell(setup_source()))
     nb.cells = head + cells
     nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
                    "language_info": {"name": "python"}}
@@ -303,14 +348,24 @@ def execute(nb: nbformat.NotebookNode, cwd: Path | None = None, timeout: int = 1
                             resources={"metadata": {"path": str(cwd or project_root())}},
                             extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no start-up chatter
                             on_cell_execute=started, on_notebook_error=failed)
+    # The kernel's own standard error (what C libraries print as a kernel dies, say libzmq's
+    # assertions) goes to a file, not to our terminal: a failure is then said in our one line,
+    # and what the kernel printed is kept in the chapter's log.
+    kernel_stderr = tempfile.TemporaryFile()
     try:
-        _run_interruptibly(client, {**os.environ, "AEBOOK_PROGRESS": os.environ.get("AEBOOK_PROGRESS", "0")})
+        _run_interruptibly(client, {**os.environ, "AEBOOK_PROGRESS": os.environ.get("AEBOOK_PROGRESS", "0")},
+                           stderr=kernel_stderr)
     except Exception as exc:
         index = running.get("index")
+        kernel_stderr.seek(0)
+        printed = kernel_stderr.read()[-20_000:].decode("utf-8", "replace")
         with contextlib.suppress(AttributeError, TypeError):  # an exception type that takes no attributes
             exc.aebook_where = Where(describe_cell(work, index) if index is not None else None,
-                                     work.cells[index].source if index is not None else "", running.get("exit"))
+                                     work.cells[index].source if index is not None else "", running.get("exit"),
+                                     printed)
         raise
+    finally:
+        kernel_stderr.close()
     return Execution(work, inline_values(work))
 
 
@@ -322,6 +377,7 @@ class Where:
     cell: str | None
     source: str = ""
     kernel_exit: int | None = None
+    kernel_stderr: str = ""  # what the kernel process printed on its own standard error (for the log)
 
 
 def describe_cell(nb: nbformat.NotebookNode, index: int) -> str:
@@ -372,7 +428,7 @@ def shown_text(nb: nbformat.NotebookNode) -> str:
     return "\n\n".join(parts)
 
 
-def _run_interruptibly(client, env: dict) -> None:
+def _run_interruptibly(client, env: dict, **launch) -> None:
     """``client.execute`` in a worker thread, so that Ctrl-C stops it cleanly.
 
     On the main thread nbclient installs its own SIGINT handler, which shuts the kernel down
@@ -382,13 +438,13 @@ def _run_interruptibly(client, env: dict) -> None:
     models, and the notebook is written only after a complete run.
     """
     if threading.current_thread() is not threading.main_thread():
-        client.execute(env=env)
+        client.execute(env=env, **launch)
         return
     outcome: dict[str, BaseException] = {}
 
     def work() -> None:
         try:
-            client.execute(env=env)
+            client.execute(env=env, **launch)
         except BaseException as exc:  # noqa: BLE001 - handed back to the main thread below
             outcome["error"] = exc
     worker = threading.Thread(target=work, name="aebook-notebook", daemon=True)
@@ -489,6 +545,8 @@ def failure_report(path: Path, exc: BaseException, log: Path, verbose: bool) -> 
         lines = [f"FAILED {path}: " + (f"{cell} raised {head}" if cell else head)]
         lines += [f"    {line}" for line in body[1:]]
         detail = "full traceback"
+    if where.kernel_stderr.strip():
+        text += "\n\nThe kernel's own standard error:\n" + where.kernel_stderr
     unsaved = try_save(log, text)  # aebook.files: atomic; on a full disk, "" -> one line why not
     lines.append(f"  {detail}: {log}" if not unsaved else f"  {detail} not saved: {unsaved}")
     if verbose:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -10,18 +11,49 @@ from aebook.runtime import project_root
 
 
 def quarto_config() -> dict:
-    """``_quarto.yml`` as a dict ({} when there is none or it cannot be read)."""
+    """``_quarto.yml`` as a dict ({} when there is none or it cannot be read), with the files of the
+    active Quarto profiles merged in as Quarto merges them (``QUARTO_PROFILE=publish`` reads
+    ``_quarto-publish.yml`` too: how the publish workflow sets the site's address)."""
     import yaml
 
-    try:
-        return yaml.safe_load((project_root() / "_quarto.yml").read_text(encoding="utf-8")) or {}
-    except OSError:
-        return {}
+    config: dict = {}
+    profiles = [p.strip() for p in os.environ.get("QUARTO_PROFILE", "").split(",") if p.strip()]
+    for name in ["_quarto.yml", *(f"_quarto-{profile}.yml" for profile in profiles)]:
+        try:
+            config = _merge(config, yaml.safe_load((project_root() / name).read_text(encoding="utf-8")) or {})
+        except OSError:
+            continue
+    return config
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    """``extra`` over ``base``: maps merged key by key, anything else replaced."""
+    merged = dict(base)
+    for key, value in extra.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
+            else value
+    return merged
+
+
+def _book_setting(key: str) -> str | None:
+    value = (quarto_config().get("book") or {}).get(key)
+    return str(value).strip() or None if value is not None else None
 
 
 def repository() -> str | None:
-    """The book's repository address, configured once as ``book: repo-url`` in ``_quarto.yml``."""
-    return (quarto_config().get("book") or {}).get("repo-url")
+    """The book's repository address (``book: repo-url``), or None: it is a setting, empty by default."""
+    return _book_setting("repo-url")
+
+
+def repository_ref() -> str:
+    """The branch, tag or commit of the repository that notebooks install from (``book: repo-branch``)."""
+    return _book_setting("repo-branch") or "main"
+
+
+def site_url() -> str | None:
+    """The published site's address (``book: site-url``), ending in ``/``, or None when not configured."""
+    url = _book_setting("site-url")
+    return url if url is None or url.endswith("/") else url + "/"
 
 
 def chapter_paths() -> list[Path]:

@@ -20,7 +20,6 @@ from pathlib import Path
 
 from aebook.files import SaveError, write_atomic
 from aebook.runtime import project_root
-from bookkit.project import repository
 
 PLOTLY_DIR = Path("site_libs") / "aebook"
 _SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.S | re.I)
@@ -165,7 +164,8 @@ def file_friendly(out_dir: Path) -> list[str]:
             write_atomic(libs / "aebook" / "quarto-classic.js", classic)
             done.append("quarto.js and tabsets.js joined into site_libs/aebook/quarto-classic.js (no ES module)")
         else:
-            done.append("quarto.js left as an ES module: its layout is not the one this step knows")
+            raise UnknownQuarto("quarto.js is not laid out as Quarto 1.7's is, so the site cannot be made to work "
+                                "from disk; render with Quarto 1.7 (quarto-required in _quarto.yml)")
     search_js, index = libs / "quarto-search" / "quarto-search.js", out_dir / "search.json"
     if search_js.exists() and index.exists():
         code = search_js.read_text(encoding="utf-8")
@@ -177,7 +177,8 @@ def file_friendly(out_dir: Path) -> list[str]:
             write_atomic(libs / "aebook" / "search-index.js", f"window.aebookSearchIndex = {data};\n")
             done.append("search index embedded as site_libs/aebook/search-index.js")
         elif "aebookSearchIndex" not in code:
-            done.append("search left as it was: quarto-search.js is not the version this step knows")
+            raise UnknownQuarto("quarto-search.js is not Quarto 1.7's, so search cannot be made to work from "
+                                "disk; render with Quarto 1.7 (quarto-required in _quarto.yml)")
     return done
 
 
@@ -191,20 +192,42 @@ def file_friendly_page(html: str) -> str:
                                      f'{m.group(0)}', html)
 
 
-_NOTEBOOK_LINK = re.compile(r'(<a href="(?:\.\./)*notebooks/([\w.\-]+\.ipynb)" download="[^"]*">[^<]*</a>)')
+class UnknownQuarto(RuntimeError):
+    """Quarto's scripts are not the ones ``file_friendly`` knows how to patch (another Quarto version)."""
 
 
-def colab_links(html: str, repo_url: str | None) -> str:
-    """After each link to a chapter's notebook, a link that opens the same notebook in Google Colab.
+def add_wheel(out_dir: Path) -> Path:
+    """Build the book's package as a wheel into the site (``python/aebook-<version>-py3-none-any.whl``).
 
-    Colab opens notebooks from GitHub, so the address comes from ``book: repo-url`` (the
-    notebooks are committed under ``notebooks/``); without one the page is left as it is.
+    A chapter notebook downloaded from the site installs the package from there (its set-up cell
+    names the wheel's address when ``book: site-url`` is configured), so it gets the code the
+    pages were computed with, not whatever a repository holds later. Built offline, from this
+    checkout, with the setuptools already installed (no build isolation, no download).
     """
-    match = re.match(r"https://github\.com/([^/]+/[^/#?]+?)(?:\.git)?/?$", repo_url or "")
-    if not match or "colab.research.google.com" in html:
-        return html
-    base = f"https://colab.research.google.com/github/{match.group(1)}/blob/main/notebooks/"
-    return _NOTEBOOK_LINK.sub(lambda m: f'{m.group(1)} or <a href="{base}{m.group(2)}">open it in Colab</a>', html)
+    import shutil
+    import subprocess
+    import tempfile
+
+    from bookkit.notebooks import WHEEL_DIR, wheel_name
+
+    target = Path(out_dir) / WHEEL_DIR / wheel_name()
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "source"  # a copy: building writes build/ and *.egg-info beside the sources
+        for name in ("pyproject.toml", "README.md", "LICENSE", "src"):
+            if (project_root() / name).is_dir():
+                shutil.copytree(project_root() / name, source / name,
+                                ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+            else:
+                source.mkdir(exist_ok=True)
+                shutil.copy2(project_root() / name, source / name)
+        done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                               "--wheel-dir", tmp, str(source)], capture_output=True, text=True)
+        built = Path(tmp) / wheel_name()
+        if done.returncode != 0 or not built.exists():
+            why = (done.stderr.strip().splitlines() or ["no message"])[-1]
+            raise SaveError(f"could not build the package's wheel for the site ({why})")
+        write_atomic(target, built.read_bytes())
+    return target
 
 
 def offline_site(out_dir: Path, pages: list[Path] | None = None, steps: list[str] | None = None) -> list[Path]:
@@ -221,13 +244,12 @@ def offline_site(out_dir: Path, pages: list[Path] | None = None, steps: list[str
     done = [why] + file_friendly(out_dir)
     if steps is not None:
         steps.extend(done)
-    repo_url = repository()
     classic = (out_dir / PLOTLY_DIR / "quarto-classic.js").exists()
     searchable = (out_dir / PLOTLY_DIR / "search-index.js").exists()
     for page in pages:
         text = page.read_text(encoding="utf-8")
         rel = os.path.relpath(target, page.parent).replace(os.sep, "/")
-        new = colab_links(offline_page(text, rel), repo_url)
+        new = offline_page(text, rel)
         if classic and searchable:
             new = file_friendly_page(new)
         if new != text:
@@ -246,12 +268,17 @@ def main(argv: list[str] | None = None) -> int:
     steps: list[str] = []
     try:
         changed = offline_site(out, steps=steps)
+        wheel = add_wheel(out)
+    except UnknownQuarto as exc:
+        print(f"[site] {exc}", file=sys.stderr)
+        return 1
     except SaveError as exc:  # a full disk, say: each page is whole, either rewritten or as Quarto wrote it
         print(f"[site] {exc}; the pages not rewritten yet are left as Quarto wrote them", file=sys.stderr)
         return 1
     print(f"[site] {len(changed)} page(s) now load plotly.js from {PLOTLY_DIR}/ and nothing from a CDN")
     for step in steps:
         print(f"[site] {step}")
+    print(f"[site] the book's package, for notebooks opened outside a clone: {wheel.relative_to(out)}")
     return 0
 
 

@@ -103,3 +103,18 @@ def test_claim_wording_lives_in_the_prose_not_in_code():
             assert all(re.fullmatch(r"[A-Za-z0-9][\w.-]*", w) for w in when.group(1).split()), (path.name, ident)
             declared = f'"{ident}"' in code or f"'{ident}'" in code or built
             assert declared, f"{path.name}: the prose names claim {ident!r}, which no code cell declares"
+
+
+def test_every_module_the_makefile_runs_is_a_command():
+    """`make ledger` once ran `python -m aebook.claims`, a module with no command in it, and checked nothing."""
+    import importlib.util
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    modules = set(re.findall(r"\$\(PY\) -m ([\w.]+)", (root / "Makefile").read_text()))
+    ours = {m for m in modules if m.split(".")[0] in ("aebook", "bookkit")}
+    assert "bookkit.claims" in ours
+    for module in ours:
+        source = Path(importlib.util.find_spec(module).origin).read_text()
+        assert 'if __name__ == "__main__":' in source, f"make runs `python -m {module}`, which has no command"

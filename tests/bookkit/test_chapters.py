@@ -9,7 +9,6 @@ HTML included), the rendered site in test_site_render.py.
 import os
 import re
 from pathlib import Path
-from dataclasses import dataclass
 
 import nbformat
 import pytest
@@ -19,37 +18,8 @@ from bookkit import notebooks as N
 from bookkit.project import cell_labels
 from aebook.quarto_md import inline_expressions
 
-CHAPTERS = [p for p in N.chapter_paths() if p.suffix == ".qmd"]
+from conftest import CHAPTERS, Executed, plain_run  # noqa: F401 - the session's executed chapters
 pytestmark = pytest.mark.slow
-
-
-@dataclass
-class Executed:
-    runs: dict  # chapter stem -> notebooks.Run, executed in book order in one cache
-    cache: str
-
-
-def plain_run(path) -> N.Execution:
-    """The chapter's notebook as ``make notebooks`` writes it, executed by plain nbclient in the project root."""
-    from nbclient import NotebookClient
-
-    nb = nbformat.reads(nbformat.writes(N.qmd_to_notebook(path)), as_version=4)
-    NotebookClient(nb, timeout=600, resources={"metadata": {"path": str(N.project_root())}}).execute()
-    return N.Execution(nb, N.inline_values(nb))
-
-
-@pytest.fixture(scope="session")
-def executed(tmp_path_factory) -> Executed:
-    """Every chapter executed once, in book order, sharing one fresh model cache (smoke settings)."""
-    cache = str(tmp_path_factory.mktemp("chapter-cache"))
-    saved = {k: os.environ.get(k) for k in ("AEBOOK_SMOKE", "AEBOOK_CACHE_DIR", "AEBOOK_EMOJI", "AEBOOK_DATA")}
-    os.environ.update(AEBOOK_SMOKE="1", AEBOOK_CACHE_DIR=cache, AEBOOK_EMOJI="font", AEBOOK_DATA="standin")
-    try:
-        runs = {p.stem: plain_run(p) for p in CHAPTERS}
-    finally:
-        for k, v in saved.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-    return Executed(runs, cache)
 
 
 def printed(run) -> str:

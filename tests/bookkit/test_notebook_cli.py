@@ -68,3 +68,23 @@ def test_a_failing_chapter_names_the_cell_and_the_error_without_colour_codes(tmp
 def test_help_is_plain_text_with_defaults():
     done = subprocess.run(cli("--help"), capture_output=True, text=True)
     assert done.returncode == 0 and "``" not in done.stdout and "(default: " in done.stdout
+
+
+NOISY_DEATH = ("# Noise\n\n```{python}\n#| label: noisy\nimport os, signal, sys\n"
+               "os.write(2, b'NATIVE-NOISE from the dying kernel\\n')  # the process's own fd 2, as C code writes\n"
+               "import time; time.sleep(1)  # (time for ipykernel's fd watcher to pass it on, where it watches)\n"
+               "os.kill(os.getpid(), signal.SIGKILL)\n```\n")
+
+
+def test_what_a_dying_kernel_prints_goes_to_the_log_not_the_terminal(tmp_path):
+    """A kernel's own standard error (libzmq's assertions as it dies, say) would break our one line: it is kept
+    in the chapter's log instead."""
+    (tmp_path / "noise.qmd").write_text(NOISY_DEATH)
+    out = tmp_path / "out"
+    done = subprocess.run(cli("--execute", "--out", out, tmp_path / "noise.qmd"), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1
+    assert "NATIVE-NOISE" not in done.stderr + done.stdout
+    assert done.stderr.splitlines()[0].startswith(f"FAILED {tmp_path / 'noise.qmd'}: the kernel died while running "
+                                                  "cell 'noisy'")
+    assert "NATIVE-NOISE from the dying kernel" in (out / "noise.log").read_text()

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from bookkit import notebooks as N
@@ -116,15 +117,57 @@ def test_prerender_writes_one_notebook_per_chapter(tmp_path):
     assert {p.stem for p in N.chapter_paths() if p.parent.name == "chapters"} <= written
 
 
-def test_colab_link_follows_each_notebook_download_link():
-    page = ('<p><a href="../notebooks/02-convolutional.ipynb" download="02-convolutional.ipynb">'
-            'Download this chapter as a Jupyter notebook</a> (it runs…)</p>')
-    linked = S.colab_links(page, "https://github.com/someone/the-book")
-    assert ('Jupyter notebook</a> or <a href="https://colab.research.google.com/github/someone/the-book/blob/'
-            'main/notebooks/02-convolutional.ipynb">open it in Colab</a> (it runs…)') in linked
-    assert S.colab_links(linked, "https://github.com/someone/the-book") == linked  # once only
-    assert S.colab_links(page, None) == page  # no repository configured: the page is left as it is
-    assert S.colab_links(page, "https://gitlab.com/a/b") == page  # Colab opens GitHub notebooks only
+@pytest.mark.slow
+@pytest.mark.parametrize("repo, colab", [
+    ("https://github.com/someone/the-book", "https://colab.research.google.com/github/someone/the-book/blob/"
+                                            "v1.2/notebooks/02-convolutional.ipynb"),
+    (None, None),                       # no repository configured: no link to an address that is not there
+    ("https://gitlab.com/a/b", None),   # Colab opens notebooks from GitHub only
+])
+def test_colab_link_follows_each_notebook_download_link_only_when_a_repository_is_set(tmp_path, repo, colab):
+    """tools/notebook-links.lua, in a real Quarto render of a one-page book."""
+    from conftest import find_quarto
+
+    quarto, why = find_quarto()
+    if quarto is None:
+        pytest.skip(why)
+    book = {"title": "T", "chapters": ["index.qmd"], **({"repo-url": repo, "repo-branch": "v1.2"} if repo else {})}
+    (tmp_path / "_quarto.yml").write_text(yaml.safe_dump({
+        "project": {"type": "book"}, "book": book,
+        "filters": [str(ROOT / "tools" / "notebook-links.lua")]}))
+    (tmp_path / "index.qmd").write_text("# Start\n\n[Download this chapter as a Jupyter notebook]"
+                                        "(../notebooks/02-convolutional.ipynb){download=\"02-convolutional.ipynb\"}\n")
+    done = subprocess.run([quarto, "render"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={"QUARTO_PYTHON": sys.executable, "PATH": __import__("os").environ["PATH"]})
+    assert done.returncode == 0, done.stderr[-2000:]
+    page = (tmp_path / "_book" / "index.html").read_text()
+    assert "Download this chapter as a Jupyter notebook</a>" in page
+    if colab:
+        assert f'Jupyter notebook</a> or <a href="{colab}">open it in Colab</a>' in page
+    else:
+        assert "colab" not in page.lower()
+
+
+def test_no_page_or_notebook_names_a_repository_that_is_not_configured():
+    """The address of the book's repository is a setting, empty by default: nothing may invent one."""
+    from bookkit.project import repository
+
+    configured = repository()
+    texts = [ROOT / "_quarto.yml", *ROOT.glob("notebooks/*.ipynb"), *ROOT.glob("chapters/*.qmd"), ROOT / "README.md"]
+    for path in texts:
+        for address in re.findall(r"https://github\.com/[\w.-]+/[\w.-]+", path.read_text(encoding="utf-8")):
+            assert address == configured or address.startswith(("https://github.com/quarto-dev/",
+                                                                 "https://github.com/pytorch/")), (path, address)
+
+
+def test_the_site_carries_the_package_as_a_wheel(tmp_path):
+    import zipfile
+
+    wheel = S.add_wheel(tmp_path)
+    assert wheel == tmp_path / "python" / N.wheel_name()
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "aebook/models.py" in names and "aebook/web/trainer.js" in names and "aebook/emoji_faces.tsv" in names
+    assert not (ROOT / "build").exists(), "building the wheel wrote into the checkout"
 
 
 def _figure_page(*figures) -> str:
@@ -177,3 +220,40 @@ def test_the_partial_bundle_draws_every_trace_type_in_a_browser(tmp_path):
         drawn = tab.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].map(gd =>
             gd.querySelectorAll('.heatmaplayer image, .imagelayer image, .boxlayer path, .scatterlayer .point').length)""")
     assert errors == [] and all(n > 0 for n in drawn), (errors, drawn)
+
+
+def test_a_partial_render_writes_only_its_own_notebooks(tmp_path):
+    """``quarto render chapters/X.qmd`` (and each save in ``make preview``) runs the pre-render with the
+    pages it renders: only their notebooks are rewritten; a whole-book render writes them all."""
+    import os
+    import shutil
+
+    for name in ("_quarto.yml", "references.bib", "chapters", "glossary.qmd", "index.qmd", "references.qmd"):
+        source = ROOT / name
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, tmp_path / name)
+    env = {**os.environ, "AEBOOK_ROOT": str(tmp_path), "QUARTO_PROJECT_INPUT_FILES": "chapters/02-convolutional.qmd"}
+    env.pop("QUARTO_PROJECT_RENDER_ALL", None)
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "prerender.py")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (tmp_path / "notebooks").iterdir()) == ["02-convolutional.ipynb"]
+    env["QUARTO_PROJECT_RENDER_ALL"] = "1"
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "prerender.py")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert len(list((tmp_path / "notebooks").iterdir())) == len(N.chapter_paths())
+
+
+def test_rendering_without_the_books_environment_says_what_to_run(tmp_path):
+    """Plain ``quarto render`` with a Python that lacks the book's packages: one line naming the command."""
+    import os
+    import shutil
+
+    python = shutil.which("python3", path="/usr/bin:/bin")
+    if python is None or subprocess.run([python, "-c", "import bookkit"], capture_output=True).returncode == 0:
+        pytest.skip("no Python without the book's packages on this machine")
+    for step in ("prerender.py", "postrender.py"):
+        done = subprocess.run([python, str(ROOT / "tools" / step)], cwd=tmp_path, capture_output=True, text=True,
+                              env={"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp")}, timeout=60)
+        assert done.returncode == 1
+        assert len(done.stderr.strip().splitlines()) == 1 and "`make book`" in done.stderr, done.stderr

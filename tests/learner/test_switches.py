@@ -44,3 +44,48 @@ def test_a_bad_switch_stops_the_import(monkeypatch):
     done = subprocess.run([sys.executable, "-c", "import aebook.data"], env=env, capture_output=True, text=True)
     assert done.returncode != 0
     assert done.stderr.strip().splitlines()[-1].startswith("aebook.runtime.SwitchError: AEBOOK_SMOKE='banana'")
+
+
+@pytest.mark.parametrize("typo, meant", [("AEBOOK_SMOK", "AEBOOK_SMOKE"), ("AEBOOK_DEVISE", "AEBOOK_DEVICE"),
+                                         ("AEBOOK_DATADIR", "AEBOOK_DATA_DIR")])
+def test_a_mistyped_switch_name_is_named_with_the_closest_known_one(monkeypatch, typo, meant):
+    monkeypatch.setenv(typo, "1")
+    with pytest.raises(R.SwitchError) as caught:
+        R.check_switches()
+    assert str(caught.value).startswith(f"{typo} is not a switch the book knows (did you mean {meant}?)")
+
+
+def test_every_name_the_book_reads_is_known():
+    """A name read anywhere in the sources but missing from runtime.KNOWN would stop every import."""
+    import re
+    from pathlib import Path
+
+    root = Path(R.__file__).resolve().parents[2]
+    read = set()
+    for path in [*root.glob("src/**/*.py"), *root.glob("tools/*"), root / "Makefile"]:
+        if path.is_file() and path.name != "runtime.py":  # runtime.py defines them (and quotes a typo)
+            read |= set(re.findall(r"AEBOOK_[A-Z_]+[A-Z]", path.read_text(encoding="utf-8", errors="replace")))
+    assert read - set(R.KNOWN) == set(), "read by the sources but unknown to runtime.KNOWN"
+
+
+def test_in_a_notebook_a_bad_switch_is_one_line_without_a_traceback(tmp_path):
+    """IPython shows SwitchError by its message alone (``_render_traceback_``): what a notebook reader sees."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import aebook.data")])
+    import os
+    env = {**os.environ, "AEBOOK_SMOKE": "banana"}
+    client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    old = dict(os.environ)
+    os.environ.update(env)
+    try:
+        with pytest.raises(CellExecutionError):
+            client.execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    error = next(o for o in nb.cells[0].outputs if o.output_type == "error")
+    assert error.traceback == ["SwitchError: AEBOOK_SMOKE='banana' is not a value the book knows; use one of: "
+                               "1, true, yes, on, 0, false, no, off (or unset it)"]

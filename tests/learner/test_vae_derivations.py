@@ -17,7 +17,7 @@ import pytest
 import torch
 from torch.distributions import ContinuousBernoulli, Normal, kl_divergence
 
-from aebook import losses, models, train
+from aebook import losses, models, playground, train
 from aebook.report import listing
 
 CHAPTER = Path(__file__).resolve().parents[2] / "chapters" / "04-variational.qmd"
@@ -98,8 +98,15 @@ def _listed_objects() -> list[object]:
     """The objects the chapter shows with ``listing(...)``, looked up in the package."""
     names = [n.strip() for call in re.findall(r"^listing\(([^)]*)\)", CHAPTER.read_text(), re.MULTILINE)
              for n in call.split(",")]
-    space = {**vars(models), **vars(losses), **vars(train)}
-    return [space[n] for n in names]
+    space = {**vars(models), **vars(losses), **vars(train), "playground": playground}
+    found = []
+    for name in names:  # a name, or a dotted path from one (playground.Run.batch)
+        head, *rest = name.split(".")
+        obj = space[head]
+        for part in rest:
+            obj = getattr(obj, part)
+        found.append(obj)
+    return found
 
 
 def test_the_chapter_lists_the_vae_its_losses_and_its_objective():
