@@ -60,7 +60,10 @@ def image_grid(rows: Sequence[torch.Tensor], col_titles: Sequence[str] | None = 
     fig.update_yaxes(showgrid=False, zeroline=False, autorange="reversed", scaleanchor="x", automargin=True,
                      tickvals=middles if row_titles else [], ticktext=list(row_titles or []))
     top = 60 if title else 40
+    # meta: the grid's height over its width, so that the site can shrink the figure's height with its
+    # width (assets/plotly-theme.html): on a phone the images fill the width with no empty band above or below
     fig.update_layout(title=title, height=len(rows) * tile_px + top + 20,
+                      meta={"aebook_aspect": canvas.shape[0] / canvas.shape[1]},
                       margin=dict(l=10, r=10, t=top, b=10),
                       plot_bgcolor="rgba(0,0,0,0)")
     return fig

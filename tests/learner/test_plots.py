@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import plotly.graph_objects as go
 import torch
@@ -138,3 +140,15 @@ def test_box_plot_one_box_per_group():
     from aebook.plots import box_plot
     fig = box_plot({"g1": [1, 2, 3], "g2": [4, 5]}, y_title="d")
     assert [t.name for t in fig.data] == ["g1", "g2"] and list(fig.data[1].y) == [4, 5]
+
+
+def test_an_image_grid_says_its_aspect_so_the_site_can_fit_its_height_to_a_narrow_screen():
+    import torch
+
+    from aebook import plots
+
+    fig = plots.image_grid([torch.rand(11, 1, 28, 28) for _ in range(6)], row_titles=list("abcdef"), gap=2)
+    assert fig.layout.meta["aebook_aspect"] == (6 * 30 - 2) / (11 * 30 - 2)
+    assert fig.layout.yaxis.automargin and fig.layout.margin.l == 10  # row titles take only the room they need
+    theme = (Path(__file__).resolve().parents[2] / "assets" / "plotly-theme.html").read_text()
+    assert "aebook_aspect" in theme  # the page script that uses it
