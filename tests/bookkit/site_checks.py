@@ -131,7 +131,7 @@ def search_hits(page, query: str) -> int:
 
 def widgets_respond(page) -> list[str]:
     """Poke every widget (the control its ``data-poke`` names, else its first slider, else its second button)
-    and report those whose drawing did not change."""
+    and report those whose drawing did not change, or that then hide part of themselves in a sideways scroll."""
     return page.evaluate(r"""async () => {
       const stale = [];
       const snapshot = w => [...w.querySelectorAll('canvas')].map(c => { try { return c.toDataURL(); } catch (e) { return ''; } }).join('|') + (w.dataset.state || '');
@@ -150,6 +150,10 @@ def widgets_respond(page) -> list[str]:
                  c.dispatchEvent(new PointerEvent(t, {bubbles: true, clientX: r.left + r.width * 0.7, clientY: r.top + r.height * 0.3, pointerId: 1})); }
         await new Promise(r => setTimeout(r, 700));
         if (snapshot(w) === before) stale.push(w.dataset.widget || w.id || 'a widget');
+        // after the poke (the bottleneck's wider model, say): nothing inside scrolls sideways out of view
+        const hidden = [w, ...w.querySelectorAll('*')].filter(e => e.scrollWidth > e.clientWidth + 2
+          && ['auto', 'scroll', 'hidden'].includes(getComputedStyle(e).overflowX));
+        if (hidden.length) stale.push((w.dataset.widget || w.id || 'a widget') + ': part of it scrolls sideways out of view');
       }
       return stale;
     }""")
