@@ -49,12 +49,16 @@ lock:  ## re-compile requirements.lock from the ranges (UPGRADE=1: the newest ve
 book: $(STAMP)  ## render the book into _book/ with Quarto
 	@VENV=$(VENV) tools/render.sh
 
+# Both run the tests on every core (pytest-xdist): the chapters executed as notebooks and the site's
+# render, each a session-wide fixture, go to workers of their own (xdist_group) and run side by side.
+PYTEST_WORKERS ?= auto
+
 test: $(STAMP)  ## run the whole test suite
 	@tools/system-packages.sh
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 test-fast: $(STAMP)  ## the unit tests only (no chapter execution, no render): the inner loop, under 2 minutes
-	$(PY) -m pytest -m "not slow" -q
+	$(PY) -m pytest -m "not slow" -q -n $(PYTEST_WORKERS) --dist loadgroup
 
 preview: $(STAMP)  ## Quarto's live preview in the browser: each save re-renders that page (and only its notebook)
 	@VENV=$(VENV) tools/render.sh preview $(PREVIEW_ARGS)

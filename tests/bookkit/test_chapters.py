@@ -19,7 +19,7 @@ from bookkit.project import cell_labels
 from aebook.quarto_md import inline_expressions
 
 from conftest import CHAPTERS, Executed, plain_run  # noqa: F401 - the session's executed chapters
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("notebooks")]  # one worker runs the chapters once
 
 
 def printed(run) -> str:
