@@ -272,7 +272,8 @@ window.AEBook = window.AEBook || {};
 
     const stage = A.el("div", { class: "aew-row", style: "align-items: flex-start" }, root);
     const left = A.el("figure", { class: "aew-panel" }, stage);
-    const plane = A.el("canvas", { width: 300, height: 300, class: "aew-plane", style: "image-rendering: auto; cursor: crosshair" }, left);
+    const plane = A.el("canvas", { width: 300, height: 300, class: "aew-plane",  // touch-action: a finger decodes, not scrolls
+                                   style: "image-rendering: auto; cursor: crosshair; touch-action: none" }, left);
     A.el("figcaption", { text: "code z of every image (hover to decode a point)" }, left);
     const right = A.el("div", { style: "display: flex; flex-direction: column; gap: 0.4rem" }, stage);
     const curveFig = A.el("figure", { class: "aew-panel" }, right);
@@ -395,13 +396,15 @@ window.AEBook = window.AEBook || {};
       A.drawGray(hover, run.net.decode(pointer), data.width, data.height, false);
       hoverCap.textContent = `decoded at z = (${pointer[0].toFixed(2)}, ${pointer[1].toFixed(2)})`;
     }
-    plane.addEventListener("pointermove", ev => {
+    function pointAt(ev) {
       if (!box) return;
       const r = plane.getBoundingClientRect();
       const fx = (ev.clientX - r.left) / r.width, fy = (ev.clientY - r.top) / r.height;
       pointer = [box.x[0] + fx * (box.x[1] - box.x[0]), box.y[0] + (1 - fy) * (box.y[1] - box.y[0])];
       drawHover();
-    });
+    }
+    plane.addEventListener("pointermove", pointAt);  // a mouse hovering, a finger or pen dragging
+    plane.addEventListener("pointerdown", pointAt);  // a tap
     play.addEventListener("click", () => setPlaying(!playing));
     once.addEventListener("click", () => { setPlaying(false); steps(1); draw(); });
     reset.addEventListener("click", () => { setPlaying(false); restart(); });
