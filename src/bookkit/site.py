@@ -210,16 +210,23 @@ def add_wheel(out_dir: Path) -> Path:
 
     from bookkit.notebooks import WHEEL_DIR, wheel_name
 
+    import aebook
+
     target = Path(out_dir) / WHEEL_DIR / wheel_name()
+    # the checkout of the package that computed the pages (an editable install: src/aebook's grandparent),
+    # else the project being rendered
+    checkout = Path(aebook.__file__).resolve().parents[2]
+    root = checkout if (checkout / "pyproject.toml").is_file() else project_root()
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "source"  # a copy: building writes build/ and *.egg-info beside the sources
+        source.mkdir()
         for name in ("pyproject.toml", "README.md", "LICENSE", "src"):
-            if (project_root() / name).is_dir():
-                shutil.copytree(project_root() / name, source / name,
-                                ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+            if not (root / name).exists():
+                raise SaveError(f"could not build the package's wheel for the site: {root} has no {name}")
+            if (root / name).is_dir():
+                shutil.copytree(root / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
             else:
-                source.mkdir(exist_ok=True)
-                shutil.copy2(project_root() / name, source / name)
+                shutil.copy2(root / name, source / name)
         done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
                                "--wheel-dir", tmp, str(source)], capture_output=True, text=True)
         built = Path(tmp) / wheel_name()
