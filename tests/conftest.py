@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+
+# Under pytest-xdist each worker (and every kernel and render it starts, which inherit the environment)
+# gets its share of the cores: two workers whose kernels each ran PyTorch on every core made every
+# chapter several times slower than one at a time.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    _threads = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_name, _threads)
 from pathlib import Path
 
 import yaml
