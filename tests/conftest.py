@@ -91,7 +91,6 @@ def find_quarto() -> tuple[str | None, str]:
 from bookkit import notebooks as N  # noqa: E402
 
 CHAPTERS = [p for p in N.chapter_paths() if p.suffix == ".qmd"]
-EXECUTED_CACHES: list[str] = []  # the model cache of the session's executed chapters, once they have run
 
 
 @dataclass
@@ -121,7 +120,6 @@ def executed(tmp_path_factory) -> Executed:
     finally:
         for k, v in saved.items():
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-    EXECUTED_CACHES.append(cache)
     return Executed(runs, cache)
 
 
@@ -150,8 +148,6 @@ def rendered_site(tmp_path_factory) -> RenderedSite:
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, work / name)
     (ROOT / "data").mkdir(exist_ok=True)
     (work / "data").symlink_to(ROOT / "data")  # the checkout's stand-in, drawn once for every test
-    if EXECUTED_CACHES:  # the notebook run trained the same smoke models on the same data: the render loads
-        shutil.copytree(EXECUTED_CACHES[-1], work / "_cache")  # them (training is tested there, not twice)
     env = dict(os.environ, AEBOOK_SMOKE="1", AEBOOK_DATA="standin", AEBOOK_EMOJI="font",
                AEBOOK_ROOT=str(work), AEBOOK_CACHE_DIR=str(work / "_cache"),
                VENV=str(Path(sys.executable).parents[1]),

@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+LOGVAR_MIN, LOGVAR_MAX = -12.0, 8.0  # every VAE clamps logvar to this range: exp(logvar) stays finite
+
 
 class LinearAutoencoder(nn.Module):
     """Fully connected autoencoder, with ReLUs between its layers:
@@ -156,7 +158,7 @@ class VAE(nn.Module):
         """Images (B, *image_shape) -> ``(mu, logvar)``, each (B, latent_dim)."""
         check_images(x, self.image_shape, type(self).__name__)
         mu, logvar = self.encoder(self.prepare(x)).chunk(2, dim=1)
-        return mu, logvar.clamp(-12.0, 8.0)  # keeps exp(logvar) finite early in training
+        return mu, logvar.clamp(LOGVAR_MIN, LOGVAR_MAX)  # keeps exp(logvar) finite early in training
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         """Hook for a memory layout the encoder prefers; the identity by default."""
@@ -346,7 +348,7 @@ class ConditionalVAE(VAE):
         check_images(x, self.image_shape, type(self).__name__)
         h = torch.cat([self.features(x), self.one_hot(y)], dim=1)  # (B, 1568 + n_classes)
         mu, logvar = self.head(h).chunk(2, dim=1)                  # (B, latent_dim) each
-        return mu, logvar.clamp(-12.0, 8.0)
+        return mu, logvar.clamp(LOGVAR_MIN, LOGVAR_MAX)
 
     def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Codes z (B, latent_dim) and classes (B,) -> images (B, 1, 28, 28)."""

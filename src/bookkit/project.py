@@ -36,8 +36,10 @@ def _merge(base: dict, extra: dict) -> dict:
 
 
 def _book_setting(key: str) -> str | None:
+    """A ``book:`` setting of ``_quarto.yml`` (and active profiles) as text; None when unset or empty."""
     value = (quarto_config().get("book") or {}).get(key)
-    return str(value).strip() or None if value is not None else None
+    text = "" if value is None else str(value).strip()
+    return text or None
 
 
 def repository() -> str | None:
