@@ -49,16 +49,19 @@ lock:  ## re-compile requirements.lock from the ranges (UPGRADE=1: the newest ve
 book: $(STAMP)  ## render the book into _book/ with Quarto
 	@VENV=$(VENV) tools/render.sh
 
-# Both run the tests on every core (pytest-xdist): the chapters executed as notebooks and the site's
-# render, each a session-wide fixture, go to workers of their own (xdist_group) and run side by side.
+# Both run the tests on every core (pytest-xdist). --dist loadfile keeps each test file on one worker, so the
+# chapters executed as notebooks (test_chapters.py) and the site's render (test_site_render.py), each a
+# session-wide fixture, are made once and side by side: tests/conftest.py puts those two files first and
+# --no-loadscope-reorder keeps that order, so each worker starts one. (--dist loadgroup would split them: pytest 9 ignores
+# the group suffix pytest-xdist 3.8 writes into a test's id, and each worker made both fixtures.)
 PYTEST_WORKERS ?= auto
 
 test: $(STAMP)  ## run the whole test suite
 	@tools/system-packages.sh
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test-fast: $(STAMP)  ## the unit tests only (no chapter execution, no render): the inner loop, under 2 minutes
-	$(PY) -m pytest -m "not slow" -q -n $(PYTEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest -m "not slow" -q -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 preview: $(STAMP)  ## Quarto's live preview in the browser: each save re-renders that page (and only its notebook)
 	@VENV=$(VENV) tools/render.sh preview $(PREVIEW_ARGS)

@@ -22,6 +22,17 @@ import torch
 from aebook.data import ImageSet
 
 
+# The two files whose session fixtures take minutes (every chapter executed as a notebook; the site
+# rendered by Quarto). make test runs them first, one per worker, so that they overlap each other rather
+# than one of them starting after the other worker has worked through the quick files
+# (with --no-loadscope-reorder, pytest-xdist hands out files in this order).
+HEAVY_FILES = ("test_chapters.py", "test_site_render.py")
+
+
+def pytest_collection_modifyitems(config, items):  # noqa: ARG001
+    items.sort(key=lambda item: item.path.name not in HEAVY_FILES)  # stable: the order within each kind is kept
+
+
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point the model/t-SNE cache at a fresh folder so tests never touch the real one."""
@@ -93,6 +104,23 @@ from bookkit import notebooks as N  # noqa: E402
 CHAPTERS = [p for p in N.chapter_paths() if p.suffix == ".qmd"]
 
 
+def made_once(tmp_path_factory, name: str) -> None:
+    """Fail when a costly session fixture is being made a second time in one run of pytest-xdist.
+
+    Each worker has its own session, so a fixture is made once per worker that runs a test needing it;
+    make test keeps each test file on one worker (--dist loadfile) so that this is once per run. The
+    workers share the parent of their temporary folders, where the first maker leaves a mark.
+    """
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    mark = tmp_path_factory.getbasetemp().parent / f"made-{name}"
+    try:
+        os.close(os.open(mark, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        pytest.fail(f"the session fixture {name!r} was already made by another worker in this run: tests that need "
+                    "it were spread over workers (run pytest with --dist loadfile, as make test does)", pytrace=False)
+
+
 @dataclass
 class Executed:
     runs: dict  # chapter stem -> notebooks.Run, executed in book order in one cache
@@ -112,6 +140,7 @@ def plain_run(path) -> N.Execution:
 @pytest.fixture(scope="session")
 def executed(tmp_path_factory) -> Executed:
     """Every chapter executed once, in book order, sharing one fresh model cache (smoke settings)."""
+    made_once(tmp_path_factory, "executed")
     cache = str(tmp_path_factory.mktemp("chapter-cache"))
     saved = {k: os.environ.get(k) for k in ("AEBOOK_SMOKE", "AEBOOK_CACHE_DIR", "AEBOOK_EMOJI", "AEBOOK_DATA")}
     os.environ.update(AEBOOK_SMOKE="1", AEBOOK_CACHE_DIR=cache, AEBOOK_EMOJI="font", AEBOOK_DATA="standin")
@@ -142,6 +171,7 @@ def rendered_site(tmp_path_factory) -> RenderedSite:
     quarto, why = find_quarto()
     if quarto is None:
         pytest.skip(why)
+    made_once(tmp_path_factory, "rendered_site")
     work = tmp_path_factory.mktemp("book")
     for name in BOOK_FILES:
         source = ROOT / name

@@ -19,7 +19,7 @@ from bookkit.project import cell_labels
 from aebook.quarto_md import inline_expressions
 
 from conftest import CHAPTERS, Executed, plain_run  # noqa: F401 - the session's executed chapters
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("notebooks")]  # one worker runs the chapters once
+pytestmark = pytest.mark.slow  # make test's --dist loadfile keeps this file on one worker: the fixture is made once
 
 
 def printed(run) -> str:

@@ -14,7 +14,7 @@ from bookkit import claims
 from browser import chromium_path, screenshot_dir
 from site_checks import chromium, opened, page_problems, search_hits, served, widgets_respond
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("site")]  # one worker renders the site once
+pytestmark = pytest.mark.slow  # make test's --dist loadfile keeps this file on one worker: the fixture is made once
 
 WIDTHS = (1280, 390)
 
