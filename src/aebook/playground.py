@@ -166,8 +166,12 @@ def pick_images(x: torch.Tensor, y: torch.Tensor, per_class: int, seed: int = 0)
 
 
 def trainer(images: torch.Tensor, labels: torch.Tensor, class_names: Sequence[str],
-            settings: TrainerSettings = TrainerSettings(), shown: int = 8) -> Widget:
-    """The training widget, with its images embedded as bytes (rounded to 1/255, as the run uses them)."""
+            settings: TrainerSettings = TrainerSettings(), shown: int = 8, pause_at: int | None = None) -> Widget:
+    """The training widget, with its images embedded as bytes (rounded to 1/255, as the run uses them).
+
+    ``pause_at``: play pauses at that step (a box the reader can untick), so what the page says of step
+    ``pause_at`` can be checked on the widget; play again goes on from there.
+    """
     from aebook.plots import PALETTE
 
     _, _, h, w = images.shape
@@ -176,7 +180,7 @@ def trainer(images: torch.Tensor, labels: torch.Tensor, class_names: Sequence[st
         width=int(w), height=int(h),
         classes=list(class_names), colours=list(PALETTE), seed=settings.seed, hidden=settings.hidden,
         lr=settings.lr, batch=settings.batch, lrs=[1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0], batches=[8, 16, 32, 64, 128],
-        shown=list(range(shown))), height=520)
+        shown=list(range(shown)), pause_at=pause_at), height=520)
 
 
 def as_bytes(images: torch.Tensor) -> torch.Tensor:

@@ -280,6 +280,40 @@ def test_trainer_plays_pauses_resets_and_stops_a_divergence(tmp_path):
         assert v.errors == [] and v.outside == []
 
 
+def test_trainer_pauses_at_the_step_the_page_measures_and_shows_the_planes_range(tmp_path):
+    """pause_at: play stops exactly there (so a reader can compare with the page), and goes on once unticked;
+    the plane's edges carry its range, which follows the codes."""
+    x, y = trainer_images()
+    (tmp_path / "trainer.html").write_text(G.trainer(x, y, [str(i) for i in range(10)], pause_at=40).page())
+    with browser() as b, visit(b, tmp_path / "trainer.html") as v:
+        page = v.page
+        assert "pause at step 40" in page.inner_text(".aebook-widget")
+        page.click("[data-act=play]")
+        page.wait_for_function("document.querySelector('[data-act=play]').textContent.includes('play')"
+                               " && +document.querySelector('.aebook-widget').dataset.steps > 0", timeout=30_000)
+        assert int(page.get_attribute(".aebook-widget", "data-steps")) == 40
+        page.wait_for_timeout(300)
+        assert int(page.get_attribute(".aebook-widget", "data-steps")) == 40  # paused means paused
+        page.uncheck("[data-knob=pause]")
+        page.click("[data-act=play]")
+        page.wait_for_function("+document.querySelector('.aebook-widget').dataset.steps > 60", timeout=30_000)
+        page.click("[data-act=play]")
+        # the range at the plane's edges: the text drawn is read back from a canvas call log
+        drawn = page.evaluate("""() => {
+            const texts = [], proto = CanvasRenderingContext2D.prototype, fill = proto.fillText;
+            proto.fillText = function (t, ...rest) { texts.push(String(t)); return fill.call(this, t, ...rest); };
+            document.querySelector('[data-act=step]').click();
+            proto.fillText = fill;
+            return texts; }""")
+        state = page.evaluate("() => document.querySelector('.aebook-widget').state()")
+        top = max(state["codes"][1::2])
+        labels = [t for t in drawn if t.startswith("z₂ ")]
+        assert labels, drawn
+        low, high = (float(v.replace("−", "-")) for v in labels[0].split()[2::2])  # "z₂ from a to b"
+        assert low < min(state["codes"][1::2]) and high > top, (labels, top)  # the plane holds every code
+        assert v.errors == [] and v.outside == []
+
+
 def test_replay_reports_learning_collapse_and_divergence():
     """The chapter's claims come from replays: a normal run learns, a learning rate of 1 diverges."""
     x, y = trainer_images()

@@ -268,13 +268,20 @@ window.AEBook = window.AEBook || {};
                                  class: "aew-slider", style: "width: 8rem", "data-knob": "beta" }, knobs);
     const betaValue = A.el("span", { text: "1.0" }, knobs);
     beta.addEventListener("input", () => { settings.beta = +beta.value; betaValue.textContent = (+beta.value).toFixed(1); });
+    let pauseAt = null;  // "pause at step N": play stops there, so a reader can compare with the page's numbers
+    if (data.pause_at) {
+      const id = `${root.id}-pause`;
+      pauseAt = A.el("input", { id, type: "checkbox", "data-knob": "pause" }, knobs);
+      pauseAt.checked = true;
+      A.el("label", { text: ` pause at step ${data.pause_at.toLocaleString("en")}`, for: id }, knobs);
+    }
     const readout = A.el("p", { class: "aew-readout", "aria-live": "off" }, root);
 
     const stage = A.el("div", { class: "aew-row", style: "align-items: flex-start" }, root);
     const left = A.el("figure", { class: "aew-panel" }, stage);
     const plane = A.el("canvas", { width: 300, height: 300, class: "aew-plane",  // touch-action: a finger decodes, not scrolls
                                    style: "image-rendering: auto; cursor: crosshair; touch-action: none" }, left);
-    A.el("figcaption", { text: "code z of every image (hover to decode a point)" }, left);
+    A.el("figcaption", { text: "code z of every image; the labels in two corners give the plane's range (hover to decode a point)" }, left);
     const right = A.el("div", { style: "display: flex; flex-direction: column; gap: 0.4rem" }, stage);
     const curveFig = A.el("figure", { class: "aew-panel" }, right);
     const curve = A.el("canvas", { width: 320, height: 150, style: "image-rendering: auto" }, curveFig);
@@ -312,7 +319,10 @@ window.AEBook = window.AEBook || {};
     function slice() {  // train for ~30 ms, redraw a few times a second, then give the page back
       if (!playing) return;
       const start = performance.now();
-      while (performance.now() - start < 30 && !diverged) steps(1);
+      while (performance.now() - start < 30 && !diverged) {
+        steps(1);
+        if (pauseAt && pauseAt.checked && run.steps === data.pause_at) { setPlaying(false); return; }
+      }
       const now = performance.now();
       if (now - rateMark.t > 500) { rate = (run.steps - rateMark.steps) / ((now - rateMark.t) / 1000); rateMark = { t: now, steps: run.steps }; }
       if (now - lastDraw > 200 || !playing || diverged) { draw(); lastDraw = now; }
@@ -343,6 +353,12 @@ window.AEBook = window.AEBook || {};
         g.fillStyle = data.colours[labels[i] % data.colours.length];
         g.fillRect(px - 2, py - 2, 4, 4);
       }
+      // The scale: the plane follows the codes, so its edges say how wide the map is (z1 across, z2 up).
+      g.fillStyle = "rgba(90,90,90,0.95)"; g.font = "11px sans-serif";
+      const edge = v => (Math.abs(v) >= 10 ? v.toFixed(0) : v.toFixed(1)).replace("-", "−");
+      g.textAlign = "right"; g.fillText(`z₁ from ${edge(box.x[0])} to ${edge(box.x[1])}`, plane.width - 3, plane.height - 4);
+      g.textAlign = "left"; g.fillText(`z₂ from ${edge(box.y[0])} to ${edge(box.y[1])}`, 3, 12);
+      g.textAlign = "start";
       drawCurve();
       drawHover();
       const x = new Float64Array(shown.length * P);
