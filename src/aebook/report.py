@@ -102,8 +102,8 @@ def metrics_table(rows: Mapping[str, Mapping[str, object]], title: str | None = 
     table.add_column(row_label)
     for col in columns:
         table.add_column(col, justify="right")
-    for name, metrics in rows.items():
-        table.add_row(name, *(_fmt(metrics.get(col, "")) for col in columns))
+    for name, metrics in rows.items():  # "β = 0" stays on one line in a narrow first column
+        table.add_row(name.replace(" = ", "\u00a0=\u00a0"), *(_fmt(metrics.get(col, "")) for col in columns))
     return table
 
 
@@ -147,7 +147,10 @@ def run_notice(data: object) -> object:
     notes = []
     if not getattr(data, "is_official", True):
         n_train, n_test = data.found
-        notes.append(f"**Partial data set.** The files this page read hold {n_train:,} training and "
+        held_out = len(data.val) if hasattr(data, "val") else 0
+        split = (f" ({n_train - held_out:,} to train on and {held_out:,} held out for validation)"
+                 if held_out else "")
+        notes.append(f"**Partial data set.** The files this page read hold {n_train:,} training{split} and "
                      f"{n_test:,} test images, not the official 60,000 and 10,000 of "
                      f"{'the data set' if data.is_standin else 'Fashion-MNIST'}. Every number below "
                      "comes from this smaller set, and can differ on the full one.")
@@ -235,9 +238,9 @@ def chapter_times(chapter: str, words_per_minute: int = 200) -> str:
         where = (f"a {cores.group(1)}-core {cpu.group(1)} CPU" if cpu and cores else "the machine of BENCHMARKS.md")
         # make bench runs the chapters in book order with one cache: "cold" trains a chapter's own new
         # models, not those of earlier chapters it loads (run alone, it trains those first)
-        parts.append(f"{_duration(cold)} to run the first time, training its own models (those of earlier chapters "
-                     f"come from their runs; run alone, it trains them first), and {_duration(warm)} once they are "
-                     f"cached (measured on {where})")
+        parts.append(f"{_duration(cold)} to run the first time, with the models of earlier chapters already cached "
+                     f"(run alone, it trains those first), and {_duration(warm)} once its own are cached too "
+                     f"(measured on {where})")
     else:
         parts.append("its time to run has not been measured yet")
     return "; ".join(parts)

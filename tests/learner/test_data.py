@@ -43,6 +43,7 @@ def test_partial_data_scales_validation_and_says_so(tmp_path):
     from aebook.report import run_notice
     notice = run_notice(data).data
     assert "Partial data set" in notice and "120 training" in notice and "60,000" in notice
+    assert "(110 to train on and 10 held out for validation)" in notice  # the counts every chapter's text uses
     assert D.default_val_size(60_000) == 5_000 and D.default_val_size(2_443) == 204
 
 

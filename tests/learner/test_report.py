@@ -21,6 +21,11 @@ def test_architecture_table_lists_layers_shapes_and_total():
     assert table.row_count == 11 + 1  # 11 layers, then the total
 
 
+def test_a_row_label_with_an_equals_sign_stays_on_one_line():
+    from aebook.report import table_html
+    assert "β\u00a0=\u00a04" in table_html(metrics_table({"β = 4": {"KL": 6.8}}))
+
+
 def test_metrics_table_formats_numbers():
     text = rendered(metrics_table({"fc": {"test MSE": 0.0123456789, "params": 439728, "cached": True}}))
     assert "0.012346" in text and "439,728" in text and "True" in text
@@ -73,5 +78,5 @@ def test_chapter_times_reads_the_benchmark_and_never_guesses(tmp_path, monkeypat
     monkeypatch.setenv("AEBOOK_ROOT", str(tmp_path))
     measured, unmeasured = chapter_times("01-a"), chapter_times("02-b")
     assert measured.startswith("about 5 minutes to read; ") and "7 minutes to run the first time" in measured
-    assert "12 s once they are cached (measured on a 2-core AMD Test CPU)" in measured
+    assert "12 s once its own are cached too (measured on a 2-core AMD Test CPU)" in measured
     assert unmeasured == "about 5 minutes to read; its time to run has not been measured yet"
