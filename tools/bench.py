@@ -11,12 +11,14 @@ import datetime
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
+from aebook import plots, zoo
 from bookkit import bench, site
 from aebook.data import DataUnavailableError, load_fashion_mnist, real_data_on_disk
 from aebook.files import SaveError, write_atomic
-from aebook.latent import encode_all
+from aebook.latent import encode_all, tsne
 from aebook.models import ConvAutoencoder, LinearAutoencoder, count_parameters
 from bookkit.project import chapter_paths
 from aebook.runtime import project_root
@@ -117,10 +119,26 @@ def main(argv: list[str] | None = None) -> int:
             print(f"note: {why}")
             report("plotly_bundle", bundle.stat().st_size / 1e6, "MB")
 
-    z = encode_all(LinearAutoencoder(32).eval(), data.test.x[: 1_000 if args.smoke else 10_000])
-    print(f"note: t-SNE of {len(z):,} points")
-    report("tsne_seconds_per_map", bench.tsne_seconds(z), "s")
-    report("tsne_neighbour_seconds", bench.tsne_neighbour_seconds(z), "s")
+            # the codes chapter 1 maps, from its model trained above (an untrained one when it did not run)
+            map_model = (zoo.fully_connected(data).model if any(p.stem == "01-fully-connected" for p in chapters)
+                         else LinearAutoencoder(32))
+
+    # A map as the chapters compute it: t-SNE of the codes the figure draws (plots.map_subset), against
+    # one of all the test codes, judged on the same drawn points (bench.map_quality)
+    z = encode_all(map_model.eval(), data.test.x[: 1_000 if args.smoke else 10_000])
+    drawn = plots.map_subset(len(z), most=plots.MAP_POINTS // 10 if args.smoke else plots.MAP_POINTS)
+    print(f"note: t-SNE of the {len(drawn):,} codes a map draws, and of all {len(z):,}")
+    report("tsne_map_points", len(drawn), "points")
+    report("tsne_seconds_per_map", bench.tsne_seconds(z[drawn]), "s")
+    report("tsne_neighbour_seconds", bench.tsne_neighbour_seconds(z[drawn]), "s")
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        whole = tsne(z, cache=Path(folder))
+        report("tsne_seconds_all_points", time.perf_counter() - start, "s")
+        alone = tsne(z[drawn], cache=Path(folder))  # the map timed above, now from the cache
+    for name, xy in (("drawn_only", alone), ("all_points", whole[drawn])):
+        for measure, value in bench.map_quality(z[drawn], xy).items():
+            report(f"tsne_{measure}_{name}", value, "nats" if measure == "kl" else "share")
     imports = bench.import_seconds()
     for name, seconds in imports.items():
         report(f"import_seconds_{name.replace('-', '_')}", seconds, "s")
@@ -244,7 +262,11 @@ def markdown(figures: list[tuple[str, float, str]], standin: bool, smoke: bool, 
               "them, less the export template's own styles and less plotly.js, which the site loads once",
               "(`plotly_bundle`: the file it ships, chosen by `bookkit.site.choose_plotly`).",
               "`plain_way_cold_estimate`: the cold run with every model's training slowed by the measured",
-              "DataLoader factor and no cache, so a re-run costs as much as a cold run.", ""]
+              "DataLoader factor and no cache, so a re-run costs as much as a cold run.",
+              "`tsne_*`: a map as the chapters make it, t-SNE of the codes the figure draws",
+              "(`tsne_map_points`, chosen by `aebook.plots.map_subset`; chapter 1's model), beside a map of",
+              "all the test codes, both judged on the drawn codes (`bookkit.bench.map_quality`): t-SNE's",
+              "KL divergence (nats, lower is better) and trustworthiness at 10 neighbours (1 is perfect).", ""]
     return "\n".join(lines)
 
 
@@ -257,7 +279,7 @@ def misses(values: dict[str, float], models: list[dict], cells: dict) -> list[st
         out.append(warm_miss(values, cells))
     if values["tsne_seconds_per_map"] > GOALS["tsne_seconds_per_map"][0]:
         out.append(f"`tsne_seconds_per_map` misses its goal: openTSNE (FFT gradients, all cores) takes "
-                   f"{values['tsne_seconds_per_map']:.1f} s for one map of 10,000 points on this machine, of which "
+                   f"{values['tsne_seconds_per_map']:.1f} s for one map of {values['tsne_map_points']:,.0f} points on this machine, of which "
                    f"{values['tsne_neighbour_seconds']:.1f} s find the neighbours and affinities and the rest are "
                    "the 750 gradient iterations; the book computes each map once and caches it.")
     if values["fc_epoch_ratio"] > GOALS["fc_epoch_ratio"][0]:

@@ -1,7 +1,7 @@
 """Fashion-MNIST, held in memory as tensors and batched by index.
 
-The real data set is downloaded by torchvision's ``FashionMNIST`` class and read by
-torchvision's own IDX readers, from the reader's copy (``AEBOOK_DATA_DIR``, read and never
+The real data set is downloaded by torchvision's ``FashionMNIST`` class, checked, and read
+from its IDX files (``_read_pair``), from the reader's copy (``AEBOOK_DATA_DIR``, read and never
 changed) or from the book's own data folder. The generated *stand-in*
 (``aebook.standin``), in the same IDX format with the same ten classes, is used when asked
 for, or by a smoke run without the real data; every chapter says which one it ran on.
@@ -298,22 +298,25 @@ def _problems(files: dict[str, Path], by_file: bool = False) -> list[str] | dict
 
 
 def _read_pair(files: dict[str, Path], split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """One split's uint8 images (N, 28, 28) and int64 labels, read by torchvision's own IDX readers.
+    """One split's uint8 images (N, 28, 28) and int64 labels, parsed from its two IDX files.
 
-    torchvision reads plain files by name; a gzipped one is decompressed into a temporary folder
-    first (never beside the reader's file).
+    Every caller has checked the files first (``_problems``: magic number, sizes, length, labels),
+    so what is left is the layout itself: a big-endian header, then one unsigned byte per pixel
+    or label, the same bytes torchvision's ``read_image_file`` and ``read_label_file`` return (a
+    test holds the two readers equal). We parse them here rather than call those readers because
+    importing ``torchvision.datasets`` costs about 2 s in every chapter's fresh kernel (it brings
+    in ``torchvision.ops`` and ``torch._dynamo``), more than reading the 70,000 images themselves;
+    torchvision still downloads the data set (``_download``).
     """
-    from torchvision.datasets.mnist import read_image_file, read_label_file
-
     image_name, label_name = IDX_FILES[split]
-    with tempfile.TemporaryDirectory(prefix="aebook-idx-") as scratch:
-        plain = {}
-        for name in (image_name, label_name):
-            plain[name] = files[name]
-            if files[name].suffix == ".gz":
-                plain[name] = Path(scratch) / name
-                plain[name].write_bytes(_payload(files[name]))
-        return read_image_file(str(plain[image_name])), read_label_file(str(plain[label_name]))
+    images, labels = _payload(files[image_name]), _payload(files[label_name])
+    n, rows, cols = struct.unpack(">3I", images[4:16])
+    if len(images) != 16 + n * rows * cols or len(labels) != 8 + n:  # changed since it was checked
+        raise DataUnavailableError(f"{files[image_name]} or {files[label_name]} changed while it was being read; "
+                                   "run again")
+    x = torch.frombuffer(bytearray(images[16:]), dtype=torch.uint8).view(n, rows, cols)
+    y = torch.frombuffer(bytearray(labels[8:]), dtype=torch.uint8).long()
+    return x, y
 
 
 def _download(root: Path) -> tuple[Path, dict[str, Path]]:

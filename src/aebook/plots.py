@@ -139,14 +139,16 @@ def latent_scatter(xy: np.ndarray, labels: Sequence[int] | np.ndarray, class_nam
     """2-D map of codes, one trace per class; hover shows the class and the item's index.
 
     At most ``MAP_POINTS`` points are drawn (``map_subset``), and the figure says so when it drops some.
+    ``xy`` holds a row for every item, or only for the drawn ones (``drawn_rows``).
     """
     labels, shown = np.asarray(labels), map_subset(len(labels))
+    xy = drawn_rows(xy, len(labels))
     fig = go.Figure()
     for c, name in enumerate(class_names):
-        idx = shown[labels[shown] == c]
+        rows = np.flatnonzero(labels[shown] == c)
         fig.add_trace(go.Scatter(
-            x=xy[idx, 0].astype(np.float32), y=xy[idx, 1].astype(np.float32), mode="markers", name=name,
-            customdata=idx.astype(np.int32),
+            x=xy[rows, 0].astype(np.float32), y=xy[rows, 1].astype(np.float32), mode="markers", name=name,
+            customdata=shown[rows].astype(np.int32),
             marker=dict(size=marker_size, color=PALETTE[c % len(PALETTE)], opacity=0.7),
             hovertemplate=f"<b>{name}</b><br>test image #%{{customdata}}<extra></extra>"))
     fig.update_layout(title=title, height=560, legend=dict(itemsizing="constant", title="class"),
@@ -161,11 +163,26 @@ def map_subset(n: int, most: int = MAP_POINTS, seed: int = 0) -> np.ndarray:
     """Sorted indices of the items a map draws: all ``n``, or ``most`` of them drawn at random (fixed seed).
 
     Thousands of overlapping markers look the same as a few thousand, but each one adds to
-    the page's weight and to the browser's drawing time; the map itself is computed on all items.
+    the page's weight and to the browser's drawing time. The chapters compute their t-SNE maps on
+    these items only: an embedding's cost grows with its points, and a point not drawn is wasted.
     """
     if n <= most:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, most, replace=False))
+
+
+def drawn_rows(xy: np.ndarray, n: int) -> np.ndarray:
+    """The rows of a map ``xy`` of ``n`` items that a map draws, in ``map_subset(n)``'s order.
+
+    ``xy`` has a row per item (the drawn ones are picked), or a row per drawn item already
+    (a map computed on ``map_subset(n)`` alone, as the chapters' t-SNE maps are).
+    """
+    xy, shown = np.asarray(xy), map_subset(n)
+    if len(xy) == n:
+        return xy[shown]
+    if len(xy) == len(shown):
+        return xy
+    raise ValueError(f"a map of {n:,} items needs {n:,} rows, or {len(shown):,} (the drawn ones); it has {len(xy):,}")
 
 
 def _note_subset(fig: go.Figure, shown: int, n: int, beside_legend: bool = False) -> None:
@@ -245,19 +262,20 @@ def latent_maps(maps: Mapping[str, np.ndarray], labels: Sequence[int] | np.ndarr
                 class_names: Sequence[str], marker_size: int = 3) -> go.Figure:
     """Several 2-D maps of the same items side by side, one shared legend (click a class to hide it).
 
-    Every panel draws the same ``map_subset`` of the items.
+    Every panel draws the same ``map_subset`` of the items; a map holds a row for every item, or
+    only for the drawn ones (``drawn_rows``).
     """
     from plotly.subplots import make_subplots
 
     labels, shown = np.asarray(labels), map_subset(len(labels))
     fig = make_subplots(rows=1, cols=len(maps), subplot_titles=list(maps), horizontal_spacing=0.04)
     for col, xy in enumerate(maps.values(), start=1):
-        xy = np.asarray(xy)
+        xy = drawn_rows(xy, len(labels))
         for c, name in enumerate(class_names):
-            idx = shown[labels[shown] == c]
+            rows = np.flatnonzero(labels[shown] == c)
             fig.add_trace(go.Scatter(
-                x=xy[idx, 0].astype(np.float32), y=xy[idx, 1].astype(np.float32), mode="markers", name=name,
-                legendgroup=name, showlegend=col == 1, customdata=idx.astype(np.int32),
+                x=xy[rows, 0].astype(np.float32), y=xy[rows, 1].astype(np.float32), mode="markers", name=name,
+                legendgroup=name, showlegend=col == 1, customdata=shown[rows].astype(np.int32),
                 marker=dict(size=marker_size, color=PALETTE[c % len(PALETTE)], opacity=0.7),
                 hovertemplate=f"<b>{name}</b><br>test image #%{{customdata}}<extra></extra>"), row=1, col=col)
     fig.update_xaxes(showticklabels=False, zeroline=False, showgrid=False)

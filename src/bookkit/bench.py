@@ -168,6 +168,31 @@ def tsne_seconds(z: torch.Tensor) -> float:
         return time.perf_counter() - start
 
 
+def map_quality(z: torch.Tensor, xy) -> dict[str, float]:
+    """How well a 2-D map ``xy`` keeps the neighbourhoods of the codes ``z`` it places (both n rows).
+
+    ``kl``: t-SNE's own objective, KL(P ‖ Q), with P the perplexity-30 affinities of ``z`` (openTSNE's,
+    the ones ``latent.tsne`` fits) and Q the map's Student-t similarities, normalised over all pairs
+    (lower is better). ``trust``: scikit-learn's trustworthiness at 10 neighbours, the share of the
+    map's close neighbours that are close in ``z`` too (1 is perfect). Two maps of the same points
+    can be compared by both, whatever they were computed from.
+    """
+    import numpy as np
+    from openTSNE.affinity import PerplexityBasedNN
+    from sklearn.manifold import trustworthiness
+
+    x, xy = np.asarray(z, dtype=np.float64), np.asarray(xy, dtype=np.float64)
+    p = PerplexityBasedNN(x, perplexity=min(30.0, (len(x) - 1) / 3), n_jobs=os.cpu_count() or 1,
+                          random_state=0, verbose=False).P.tocoo()
+    p_ij = p.data / p.data.sum()
+    w = 1.0 / (1.0 + ((xy[:, None, :] - xy[None, :, :]) ** 2).sum(-1))  # Student-t similarity of every pair
+    np.fill_diagonal(w, 0.0)
+    q_ij = w[p.row, p.col] / w.sum()
+    keep = p_ij > 0
+    return {"kl": float((p_ij[keep] * np.log(p_ij[keep] / q_ij[keep])).sum()),
+            "trust": float(trustworthiness(x, xy, n_neighbors=10))}
+
+
 def tsne_neighbour_seconds(z: torch.Tensor) -> float:
     """Seconds for the first step of a t-SNE map of ``z`` alone: the nearest neighbours and the
     perplexity-calibrated affinities, with the settings ``latent.tsne`` lets openTSNE choose."""
@@ -182,10 +207,10 @@ def tsne_neighbour_seconds(z: torch.Tensor) -> float:
 
 
 # What a chapter's kernel imports before its first line of work, in the order it happens:
-# torchvision comes with the data loader, nbformat with plotly's notebook renderer.
+# nbformat comes with plotly's notebook renderer. (torchvision is not among them: the data loader
+# reads the IDX files itself, and only a download, or chapter 5's augmentation, imports it.)
 CHAPTER_IMPORTS: dict[str, tuple[str, ...]] = {
     "torch": ("torch",),
-    "torchvision": ("torchvision.datasets",),
     "plotly": ("plotly.graph_objects", "plotly.io"),
     "nbformat": ("nbformat",),
     "scikit-learn": ("sklearn.decomposition", "sklearn.linear_model", "sklearn.neighbors"),

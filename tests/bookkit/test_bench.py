@@ -55,7 +55,7 @@ def test_smoke_benchmark_prints_name_value_unit(tmp_path):
                          capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-2000:]
     lines = [line for line in run.stdout.strip().splitlines() if not line.startswith("note: ")]
-    figures = dict(re.fullmatch(r"([a-z0-9_]+): ([0-9.]+) (s|x|MB|MiB|GFLOP/s|steps/s)", line).group(1, 2) for line in lines[:-1])
+    figures = dict(re.fullmatch(r"([a-z0-9_]+): ([0-9.]+) (s|x|MB|MiB|GFLOP/s|steps/s|points|nats|share)", line).group(1, 2) for line in lines[:-1])
     for name in ("fc_epoch_ratio", "conv_epoch_ratio", "book_cold_total", "book_warm_total",
                  "chapter_01_fully_connected_cold", "chapter_01_fully_connected_warm", "chapter_warm_max",
                  "page_weight_01_fully_connected", "page_weight_max", "plotly_bundle", "tsne_seconds_per_map",
@@ -68,6 +68,9 @@ def test_smoke_benchmark_prints_name_value_unit(tmp_path):
     assert abs(float(figures["fc_epoch_ratio"]) - expected) < 0.002 + 0.01 * expected
     assert float(figures["chapter_warm_max"]) == float(figures["chapter_01_fully_connected_warm"])
     assert float(figures["tsne_neighbour_seconds"]) < float(figures["tsne_seconds_per_map"])
+    assert float(figures["tsne_map_points"]) == 300  # a map of the drawn codes only (smoke: a tenth of MAP_POINTS)
+    for name in ("drawn_only", "all_points"):  # both maps judged on the same drawn codes
+        assert 0.5 < float(figures[f"tsne_trust_{name}"]) <= 1 and 0 < float(figures[f"tsne_kl_{name}"]) < 10
     groups = sum(float(v) for k, v in figures.items() if k.startswith("import_seconds_") and k != "import_seconds_chapter")
     assert abs(groups - float(figures["import_seconds_chapter"])) < 0.01
     assert float(figures["plotly_bundle"]) < 1.5  # the site ships the partial bundle for these pages

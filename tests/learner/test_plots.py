@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 import plotly.graph_objects as go
 import torch
 
@@ -64,6 +65,20 @@ def test_a_large_map_draws_a_random_subset_and_says_so():
     assert note.x > 1 and note.xanchor == "left"  # under the legend, clear of the axis title
     assert sorted(np.concatenate([t.customdata for t in single.data])) == sorted(np.concatenate([t.customdata for t in left]))
 
+
+
+def test_a_map_computed_on_the_drawn_items_alone_draws_the_same_figure():
+    n = plots.MAP_POINTS * 2
+    xy, labels = np.random.default_rng(2).normal(size=(n, 2)), np.arange(n) % 10
+    shown = plots.map_subset(n)
+    whole = plots.latent_maps({"a": xy}, labels, [str(c) for c in range(10)])
+    drawn = plots.latent_maps({"a": xy[shown]}, labels, [str(c) for c in range(10)])
+    for a, b in zip(whole.data, drawn.data):  # same points, same hover indices into the full set
+        assert list(a.customdata) == list(b.customdata) and np.allclose(a.x, b.x) and np.allclose(a.y, b.y)
+    single = plots.latent_scatter(xy[shown], labels, [str(c) for c in range(10)])
+    assert sorted(np.concatenate([t.customdata for t in single.data])) == list(shown)
+    with pytest.raises(ValueError, match="needs 6,000 rows, or 3,000"):
+        plots.latent_scatter(xy[:100], labels, [str(c) for c in range(10)])
 
 def test_a_large_image_grid_is_one_png_with_transparent_gaps():
     import base64
