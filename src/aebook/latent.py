@@ -51,14 +51,16 @@ def tsne(z: torch.Tensor | np.ndarray, seed: int = 0, perplexity: float = 30.0,
          cache: Path | None = None) -> np.ndarray:
     """2-D t-SNE embedding of ``z`` (N, d), cached on disk by the codes and the settings.
 
-    openTSNE (Poličar et al. 2024): FFT-accelerated gradients on every core, started from
-    the codes' first two principal components, so a map of 10,000 codes takes seconds and
-    the same codes give the same layout.
+    openTSNE (Poličar et al. 2024) on every core, started from the codes' first two principal
+    components, so the same codes give the same layout. Its "auto" gradient method picks
+    Barnes-Hut below 10,000 points and FFT interpolation above: for the 3,000 codes a book
+    map draws, Barnes-Hut took 8 s against 29 s for FFT on a 2-core CPU, with a KL divergence
+    no worse (0.83 against 0.84 nats; ``make bench`` measures it).
     """
     from openTSNE import TSNE
 
     z = np.ascontiguousarray(np.asarray(z, dtype=np.float32))
-    digest = hashlib.sha256(z.tobytes() + f"{z.shape}|{seed}|{perplexity}|openTSNE".encode()).hexdigest()[:20]
+    digest = hashlib.sha256(z.tobytes() + f"{z.shape}|{seed}|{perplexity}|openTSNE-auto".encode()).hexdigest()[:20]
     path = (Path(cache) if cache is not None else cache_dir() / "tsne") / f"tsne-{digest}.npy"
     if path.exists():
         try:
@@ -68,7 +70,7 @@ def tsne(z: torch.Tensor | np.ndarray, seed: int = 0, perplexity: float = 30.0,
         except (OSError, ValueError):
             pass  # unreadable: recompute below and replace it
     xy = np.asarray(TSNE(n_components=2, perplexity=min(perplexity, (len(z) - 1) / 3), initialization="pca",
-                         negative_gradient_method="fft", n_jobs=os.cpu_count() or 1, random_state=seed,
+                         negative_gradient_method="auto", n_jobs=os.cpu_count() or 1, random_state=seed,
                          verbose=False).fit(z.astype(np.float64)), dtype=np.float32)
     _save_npy(path, xy)
     return xy
