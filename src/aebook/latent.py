@@ -57,8 +57,6 @@ def tsne(z: torch.Tensor | np.ndarray, seed: int = 0, perplexity: float = 30.0,
     map draws, Barnes-Hut took 8 s against 29 s for FFT on a 2-core CPU, with a KL divergence
     no worse (0.83 against 0.84 nats; ``make bench`` measures it).
     """
-    from openTSNE import TSNE
-
     z = np.ascontiguousarray(np.asarray(z, dtype=np.float32))
     digest = hashlib.sha256(z.tobytes() + f"{z.shape}|{seed}|{perplexity}|openTSNE-auto".encode()).hexdigest()[:20]
     path = (Path(cache) if cache is not None else cache_dir() / "tsne") / f"tsne-{digest}.npy"
@@ -69,6 +67,8 @@ def tsne(z: torch.Tensor | np.ndarray, seed: int = 0, perplexity: float = 30.0,
                 return xy
         except (OSError, ValueError):
             pass  # unreadable: recompute below and replace it
+    from openTSNE import TSNE  # here, not above: importing it takes about 2 s, and a cached map needs none of it
+
     xy = np.asarray(TSNE(n_components=2, perplexity=min(perplexity, (len(z) - 1) / 3), initialization="pca",
                          negative_gradient_method="auto", n_jobs=os.cpu_count() or 1, random_state=seed,
                          verbose=False).fit(z.astype(np.float64)), dtype=np.float32)

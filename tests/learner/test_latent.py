@@ -159,3 +159,16 @@ def test_decode_all_matches_decode():
     z = torch.randn(5000, 6)
     with torch.no_grad():
         assert torch.allclose(L.decode_all(model, z, batch_size=1024)[:3], model.decode(z[:3]), atol=1e-6)
+
+
+def test_a_cached_map_is_read_without_importing_opentsne(tmp_path):
+    import subprocess
+    import sys
+
+    np.save(tmp_path / "z.npy", np.random.default_rng(0).normal(size=(60, 4)).astype(np.float32))
+    code = ("import sys, numpy as np; from aebook.latent import tsne; "
+            f"xy = tsne(np.load(r'{tmp_path / 'z.npy'}'), cache=r'{tmp_path}'); print('openTSNE' in sys.modules, xy.shape)")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300) for _ in range(2)]
+    assert all(run.returncode == 0 for run in runs), runs[-1].stderr[-1500:]
+    assert runs[0].stdout.split()[0] == "True"  # computed: openTSNE needed
+    assert runs[1].stdout.strip() == "False (60, 2)"  # from the cache: about 2 s of imports saved
