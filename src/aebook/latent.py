@@ -55,7 +55,8 @@ def tsne(z: torch.Tensor | np.ndarray, seed: int = 0, perplexity: float = 30.0,
     components, so the same codes give the same layout. Its "auto" gradient method picks
     Barnes-Hut below 10,000 points and FFT interpolation above: for the 3,000 codes a book
     map draws, Barnes-Hut took 8 s against 29 s for FFT on a 2-core CPU, with a KL divergence
-    no worse (0.83 against 0.84 nats; ``make bench`` measures it).
+    no worse (0.83 against 0.84 nats, measured once on chapter 1's codes; ``make bench``
+    reports the time and quality of such a map at every run).
     """
     z = np.ascontiguousarray(np.asarray(z, dtype=np.float32))
     digest = hashlib.sha256(z.tobytes() + f"{z.shape}|{seed}|{perplexity}|openTSNE-auto".encode()).hexdigest()[:20]
