@@ -134,12 +134,21 @@ def arithmetic_scores(model: nn.Module, faces: torch.Tensor, targets: list[int],
     how visible the edit is. ``kept``: 1 when, among the faces in ``pool`` (the faces
     *without* the attribute, so a successful transfer is not matched to the attribute's own
     source faces), the nearest to the result in pixels is still the target.
+
+    The passes through the model are cached (``memo``) with the model, faces and vector that
+    made them, so a chapter that scores the same edit again reads it back; the probe is applied
+    afterwards, so any probe can read the same edited faces.
     """
-    z = encode_all(model, faces[targets])
-    plain = decode_all(model, z)
-    images = decode_all(model, add_attribute(z, v, alpha))
-    distances = torch.cdist(images.flatten(1), faces[pool].flatten(1))
-    nearest = torch.as_tensor(pool)[distances.argmin(dim=1)]
-    return {"attribute": probe.probability(encode_all(model, images)),
-            "change": region_change(plain, images, region),
-            "kept": (nearest == torch.as_tensor(targets)).numpy().astype(float)}
+    targets, pool = list(targets), list(pool)
+
+    def edit() -> dict[str, torch.Tensor]:
+        z = encode_all(model, faces[targets])
+        plain = decode_all(model, z)
+        images = decode_all(model, add_attribute(z, v, alpha))
+        distances = torch.cdist(images.flatten(1), faces[pool].flatten(1))
+        nearest = torch.as_tensor(pool)[distances.argmin(dim=1)]
+        return {"codes": encode_all(model, images), "change": torch.from_numpy(region_change(plain, images, region)),
+                "kept": nearest == torch.as_tensor(targets)}
+    done = cached("arithmetic", (model, faces[targets], faces[pool], targets, pool, v, region, float(alpha)), edit)
+    return {"attribute": probe.probability(done["codes"]), "change": done["change"].numpy(),
+            "kept": done["kept"].numpy().astype(float)}

@@ -88,19 +88,43 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 def pca(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Top-``k`` principal directions of images ``x``: (mean (D,), basis (D, k), variances (k,)).
 
-    Computed from the D x D covariance matrix (cheap for D = 784) in double precision.
+    Computed from the D x D covariance matrix in double precision: for 60,000 images that is
+    about 37 billion multiply-adds, so the result is cached (``memo``) and a rerun reads it back.
+    The covariance is summed over chunks of images, so a double-precision copy of the whole set
+    (376 MB for 60,000 images) is never held at once.
     """
-    flat = x.flatten(1)
-    mean = flat.mean(0, dtype=torch.float64)
-    centred = flat.double() - mean
-    variances, vectors = torch.linalg.eigh(centred.T @ centred / (len(flat) - 1))  # ascending
-    order = torch.argsort(variances, descending=True)[:k]
-    return mean.float(), vectors[:, order].float(), variances[order].float()
+    def compute() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        flat = x.flatten(1)
+        mean = flat.mean(0, dtype=torch.float64)
+        scatter = torch.zeros(flat.shape[1], flat.shape[1], dtype=torch.float64)  # Σ (x − mean)(x − mean)ᵀ
+        chunk = 4_096
+        for start in range(0, len(flat), chunk):
+            centred = flat[start:start + chunk].double() - mean
+            scatter += centred.T @ centred
+        variances, vectors = torch.linalg.eigh(scatter / (len(flat) - 1))  # ascending
+        order = torch.argsort(variances, descending=True)[:k]
+        return mean.float(), vectors[:, order].float(), variances[order].float()
+    return cached("pca", (x, k), compute)
 
 
 def pca_reconstruction_error(x: torch.Tensor, mean: torch.Tensor, basis: torch.Tensor) -> float:
     """Per-pixel MSE of projecting ``x`` onto ``mean + span(basis)`` and back."""
     return float(pca_per_image_errors(x, mean, basis).mean())
+
+
+def pca_errors_by_size(x: torch.Tensor, mean: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+    """Per-pixel MSE of ``x`` projected onto the first 1, 2, ..., k columns of ``basis`` -> (k,).
+
+    One projection serves every size. For a centred image c and orthonormal columns v_1..v_k,
+    Pythagoras splits |c|² into the part inside span(v_1..v_d) and the part left out, so keeping
+    d columns leaves |c|² − Σ_{j≤d} (v_jᵀc)²: a cumulative sum, where projecting and rebuilding
+    the images once per size would cost k passes over them. Equal to ``pca_reconstruction_error``
+    with ``basis[:, :d]`` for each d, up to rounding (computed in double precision).
+    """
+    centred = (x.flatten(1) - mean).double()                                      # (N, D)
+    along = (centred @ basis.double()) ** 2                                        # (N, k): (v_jᵀc)²
+    left_out = (centred ** 2).sum(dim=1, keepdim=True) - along.cumsum(dim=1)      # (N, k)
+    return (left_out / centred.shape[1]).mean(dim=0).float()
 
 
 def pca_per_image_errors(x: torch.Tensor, mean: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
@@ -122,14 +146,19 @@ def principal_angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def knn_predict(train_features: torch.Tensor, train_labels: torch.Tensor,
                 test_features: torch.Tensor, k: int = 5) -> np.ndarray:
-    """Class predicted for each test item by a vote of its ``k`` nearest training items (cached: ``memo``)."""
-    from sklearn.neighbors import KNeighborsClassifier
+    """Class predicted for each test item by a vote of its ``k`` nearest training items (cached: ``memo``).
+
+    scikit-learn is imported only to vote, not to read a cached vote back (it takes over a second).
+    """
+    from importlib.metadata import version
 
     def vote() -> torch.Tensor:
+        from sklearn.neighbors import KNeighborsClassifier
+
         knn = KNeighborsClassifier(n_neighbors=k).fit(np.asarray(train_features.flatten(1)),
                                                       np.asarray(train_labels))
         return torch.from_numpy(knn.predict(np.asarray(test_features.flatten(1))))
-    inputs = (train_features, train_labels, test_features, k, KNeighborsClassifier.__module__)
+    inputs = (train_features, train_labels, test_features, k, "scikit-learn " + version("scikit-learn"))
     return cached("knn", inputs, vote).numpy()
 
 
@@ -223,14 +252,18 @@ def slerp_standard(z0: torch.Tensor, z1: torch.Tensor, ts: torch.Tensor) -> torc
 
 
 def neighbour_overlap(a: torch.Tensor, b: torch.Tensor, k: int = 10) -> float:
-    """Average share of each item's ``k`` nearest neighbours that two embeddings (N, d) agree on."""
-    from sklearn.neighbors import NearestNeighbors
-
+    """Average share of each item's ``k`` nearest neighbours that two embeddings (N, d) agree on
+    (cached: ``memo``)."""
     def neighbours(z: torch.Tensor) -> np.ndarray:
+        from sklearn.neighbors import NearestNeighbors
+
         z = np.asarray(z, dtype=np.float32)
         return NearestNeighbors(n_neighbors=k + 1).fit(z).kneighbors(z, return_distance=False)[:, 1:]
-    na, nb = neighbours(a), neighbours(b)
-    return float(np.mean([len(set(r) & set(s)) / k for r, s in zip(na, nb)]))
+
+    def overlap() -> float:
+        na, nb = neighbours(a), neighbours(b)
+        return float(np.mean([len(set(r) & set(s)) / k for r, s in zip(na, nb)]))
+    return cached("neighbour-overlap", (a, b, k, neighbours), overlap)
 
 
 def active_units(mu: torch.Tensor, threshold: float = 0.01) -> int:

@@ -3,8 +3,8 @@ warm chapter reads what it measured before instead of computing it again.
 
 ``cached(name, inputs, compute)`` keys a result by a digest of everything it depends on: the
 inputs themselves (tensors and arrays by their bytes, models by their weights, numbers and
-strings by value) and the source code of the functions named among them, so editing such a
-function recomputes. Entries are written atomically (``aebook.files``) and read with
+strings by value), the source code of the functions named among them, and the source of this
+package itself, so editing such a function, or any measure of the package it calls, recomputes. Entries are written atomically (``aebook.files``) and read with
 ``weights_only=True``, so a cache file can never run code; an unreadable entry is computed
 again, and an entry that cannot be written (a full disk) is just not kept, each with one line said.
 The trained models have their own cache (``aebook.checkpoints``); both live under
@@ -14,6 +14,7 @@ The trained models have their own cache (``aebook.checkpoints``); both live unde
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import inspect
 from collections.abc import Callable
@@ -39,7 +40,8 @@ def cached(name: str, inputs: tuple, compute: Callable[[], T], cache: Path | Non
     """
     if not flag("AEBOOK_MEMO", default=True):
         return compute()
-    path = (Path(cache) if cache is not None else cache_dir() / "derived") / f"{name}-{digest(inputs)[:20]}.pt"
+    key = digest((package_code(), inputs))
+    path = (Path(cache) if cache is not None else cache_dir() / "derived") / f"{name}-{key[:20]}.pt"
     if path.exists():
         try:
             entry = torch.load(path, map_location="cpu", weights_only=True)
@@ -52,6 +54,22 @@ def cached(name: str, inputs: tuple, compute: Callable[[], T], cache: Path | Non
     if not saved:
         log(f"[cache] {name}: computed{note}")
     return value
+
+
+@functools.cache
+def package_code() -> str:
+    """A SHA-256 over the source files of this package (``aebook``), part of every key.
+
+    A result may depend on code the inputs do not name (a chapter's function calls a measure,
+    which calls a helper), so any change to the package's code recomputes every result: one
+    recomputed in vain costs seconds, one read back stale would be wrong.
+    """
+    h = hashlib.sha256()
+    root = Path(__file__).resolve().parent
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode() + b"|")
+        h.update(path.read_bytes())
+    return h.hexdigest()
 
 
 def digest(value: object) -> str:
@@ -69,7 +87,7 @@ def _feed(h: hashlib._Hash, value: object) -> None:
         value = value.detach().cpu().contiguous().numpy()
     if isinstance(value, np.ndarray):
         h.update(f"array|{value.dtype}|{value.shape}|".encode())
-        h.update(np.ascontiguousarray(value).tobytes())
+        h.update(np.ascontiguousarray(value).reshape(-1).view(np.uint8))  # its bytes, read in place, not copied
     elif isinstance(value, nn.Module):
         h.update(f"module|{type(value).__qualname__}|".encode())
         _feed(h, value.state_dict())

@@ -39,12 +39,24 @@ def nearest_distance(x: torch.Tensor, reference: torch.Tensor, chunk: int = 512)
 class Judge:
     """A multinomial logistic regression on raw pixels, fitted to real labelled images."""
 
-    classifier: object
+    weights: np.ndarray   # (n_classes, D); one row for two classes, as scikit-learn keeps them
+    bias: np.ndarray      # (n_classes,) or (1,)
+    classes: np.ndarray   # the label of each output
     test_accuracy: float
 
     def probabilities(self, x: torch.Tensor) -> np.ndarray:
-        """Class probabilities for images ``x`` -> (N, n_classes)."""
-        return self.classifier.predict_proba(x.flatten(1).numpy().astype(np.float64))
+        """Class probabilities for images ``x`` -> (N, n_classes).
+
+        The softmax of the linear scores, what the fitted ``LogisticRegression.predict_proba``
+        computes (for two classes the one score s is the pair (0, s)); written out with NumPy
+        so that a chapter whose judge comes from the cache need not import scikit-learn for it.
+        """
+        scores = x.flatten(1).numpy().astype(np.float64) @ self.weights.T + self.bias  # (N, rows)
+        if scores.shape[1] == 1:
+            scores = np.concatenate([np.zeros_like(scores), scores], axis=1)
+        scores -= scores.max(axis=1, keepdims=True)  # the same softmax, without overflow
+        e = np.exp(scores)
+        return e / e.sum(axis=1, keepdims=True)
 
     def confidence(self, x: torch.Tensor) -> np.ndarray:
         """Probability of the judge's top class for each image -> (N,)."""
@@ -52,24 +64,20 @@ class Judge:
 
     def predict(self, x: torch.Tensor) -> np.ndarray:
         """The judge's class for each image -> (N,)."""
-        return self.probabilities(x).argmax(axis=1)
+        return self.classes[self.probabilities(x).argmax(axis=1)]
 
 
 def fit_judge(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
               test_y: torch.Tensor, max_iter: int = 300) -> Judge:
-    """Fit the judge on real training images and measure its accuracy on real test images.
+    """Fit the judge (scikit-learn's ``LogisticRegression``) on real training images and measure
+    its accuracy on real test images.
 
     The fitted weights are cached (``memo``): chapters 3 and 4 fit the same judge, and a warm
     run refits nothing.
     """
-    from sklearn.linear_model import LogisticRegression
-
     fitted = cached("judge", (train_x, train_y, max_iter, _fit_weights),
                     lambda: _fit_weights(train_x, train_y, max_iter))
-    classifier = LogisticRegression(C=0.05, max_iter=max_iter)
-    classifier.coef_, classifier.intercept_ = fitted["coef"].numpy(), fitted["intercept"].numpy()
-    classifier.classes_, classifier.n_features_in_ = fitted["classes"].numpy(), fitted["coef"].shape[1]
-    judge = Judge(classifier, 0.0)
+    judge = Judge(fitted["coef"].numpy(), fitted["intercept"].numpy(), fitted["classes"].numpy(), 0.0)
     judge.test_accuracy = float((judge.predict(test_x) == test_y.numpy()).mean())
     return judge
 

@@ -125,9 +125,11 @@ def environment(**values: str) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def chapter_seconds(path: Path, html_out: Path | None = None) -> tuple[float, list[tuple[str, float]]]:
-    """Wall time to execute one chapter as a notebook in a fresh kernel, and each code cell's time
-    (``cell_seconds``); optionally export the executed notebook's HTML to ``html_out``."""
+def chapter_seconds(path: Path, html_out: Path | None = None
+                    ) -> tuple[float, list[tuple[str, float]], tuple[float, str] | None]:
+    """Wall time to execute one chapter as a notebook in a fresh kernel, each code cell's time
+    (``cell_seconds``), and the kernel's peak memory with the cell that reached it (``peak_cell``);
+    optionally export the executed notebook's HTML to ``html_out``."""
     from bookkit import notebooks
 
     start = time.perf_counter()
@@ -135,12 +137,22 @@ def chapter_seconds(path: Path, html_out: Path | None = None) -> tuple[float, li
     seconds = time.perf_counter() - start
     if html_out is not None:
         write_atomic(html_out, notebooks.to_html(run.notebook))
-    return seconds, cell_seconds(run.notebook)
+    return seconds, cell_seconds(run.notebook), peak_cell(run)
+
+
+def peak_cell(run) -> tuple[float, str] | None:
+    """The kernel's peak resident memory over a run (MiB) and the first cell after which it was that
+    high, so the cell that set it; None where the peaks were not measured (``notebooks.kernel_peak_mib``)."""
+    if not run.peak_mib:
+        return None
+    top = max(run.peak_mib.values())
+    index = min(i for i, mib in run.peak_mib.items() if mib == top)
+    return top, cell_name(run.notebook.cells[index])
 
 
 def cell_seconds(notebook) -> list[tuple[str, float]]:
-    """Seconds each code cell of an executed notebook took (nbclient's timing metadata), named by its
-    ``#| label:`` or else its first line of code."""
+    """Seconds each code cell of an executed notebook took (nbclient's timing metadata), named by
+    ``cell_name``."""
     from datetime import datetime
 
     times = []
@@ -151,11 +163,16 @@ def cell_seconds(notebook) -> list[tuple[str, float]]:
         started = timing.get("iopub.execute_input") or timing.get("shell.execute_reply.started")
         seconds = (datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
                    - datetime.fromisoformat(started.replace("Z", "+00:00"))).total_seconds()
-        lines = cell.source.splitlines()
-        label = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("#| label:")), None)
-        code = next((line.strip() for line in lines if line.strip() and not line.startswith("#")), "")
-        times.append((label or (code[:60] + ("…" if len(code) > 60 else "")), seconds))
+        times.append((cell_name(cell), seconds))
     return times
+
+
+def cell_name(cell) -> str:
+    """A code cell's ``#| label:``, or else its first line of code (cut at 60 characters)."""
+    lines = cell.source.splitlines()
+    label = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("#| label:")), None)
+    code = next((line.strip() for line in lines if line.strip() and not line.startswith("#")), "")
+    return label or (code[:60] + ("…" if len(code) > 60 else ""))
 
 
 def tsne_seconds(z: torch.Tensor) -> float:
@@ -235,11 +252,12 @@ def import_seconds(groups: Mapping[str, Sequence[str]] = CHAPTER_IMPORTS) -> dic
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
-def peak_memory_mib() -> float:
-    """Largest resident memory of this process or any finished child (a notebook kernel), MiB."""
-    kib = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-              resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-    return kib / 1024
+def peak_memory_mib(who: str = "all") -> float:
+    """Largest resident memory, MiB, of this process (``who="self"``), of any finished child (``"children"``:
+    a notebook kernel, the browser that timed the trainer, a process that timed imports) or of either ("all")."""
+    self_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"self": self_kib, "children": children_kib, "all": max(self_kib, children_kib)}[who] / 1024
 
 
 def page_weight_mb(html: Path, less: float = 0.0) -> float:

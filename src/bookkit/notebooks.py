@@ -74,6 +74,9 @@ class Execution:
 
     notebook: nbformat.NotebookNode
     inline: dict[str, str] = field(default_factory=dict)  # expression -> rendered Markdown
+    # cell index -> the kernel's peak resident memory (MiB) when that cell had run; empty where the
+    # operating system does not say (``kernel_peak_mib``)
+    peak_mib: dict[int, float] = field(default_factory=dict)
 
 
 SETUP = """\
@@ -336,9 +339,14 @@ def execute(nb: nbformat.NotebookNode, cwd: Path | None = None, timeout: int = 1
 
     work = nbformat.from_dict(json.loads(json.dumps(nb)))
     running: dict = {}
+    peaks: dict[int, float] = {}
 
     def started(cell, cell_index, **_) -> None:
         running["index"] = cell_index
+
+    def measured(cell_index, **_) -> None:
+        if (peak := kernel_peak_mib(getattr(getattr(client.km, "provisioner", None), "process", None))) is not None:
+            peaks[cell_index] = peak
 
     def failed(**_) -> None:  # a dead kernel (a RuntimeError), before nbclient cleans the process up
         process = getattr(getattr(client.km, "provisioner", None), "process", None)
@@ -347,7 +355,7 @@ def execute(nb: nbformat.NotebookNode, cwd: Path | None = None, timeout: int = 1
     client = NotebookClient(work, timeout=timeout, kernel_name=kernel_name,
                             resources={"metadata": {"path": str(cwd or project_root())}},
                             extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no start-up chatter
-                            on_cell_execute=started, on_notebook_error=failed)
+                            on_cell_execute=started, on_cell_executed=measured, on_notebook_error=failed)
     # The kernel's own standard error (what C libraries print as a kernel dies, say libzmq's
     # assertions) goes to a file, not to our terminal: a failure is then said in our one line,
     # and what the kernel printed is kept in the chapter's log.
@@ -366,7 +374,24 @@ def execute(nb: nbformat.NotebookNode, cwd: Path | None = None, timeout: int = 1
         raise
     finally:
         kernel_stderr.close()
-    return Execution(work, inline_values(work))
+    return Execution(work, inline_values(work), peaks)
+
+
+def kernel_peak_mib(process) -> float | None:
+    """The largest resident memory a running kernel process has had so far (Linux's ``VmHWM``), in
+    MiB; None where that cannot be read (another operating system, a kernel already gone).
+
+    Read after each cell, it says which cell of a chapter set the chapter's peak, which the
+    peak over all finished children (``getrusage``) cannot."""
+    pid = getattr(process, "pid", None)
+    if pid is None:
+        return None
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    line = next((line for line in status.splitlines() if line.startswith("VmHWM:")), None)
+    return int(line.split()[1]) / 1024 if line is not None else None
 
 
 @dataclass

@@ -191,6 +191,39 @@ def test_probe_region_and_arithmetic_scores():
     assert torch.isclose(r.norm(), v.norm()) and not torch.allclose(r / r.norm(), v / v.norm())
 
 
+def test_an_edit_scored_again_is_read_back_and_any_probe_reads_it():
+    g = torch.Generator().manual_seed(1)
+    z = torch.randn(30, 3, generator=g)
+    has = (z[:, 0] > 0).numpy()
+    passes = []
+
+    class Counting(torch.nn.Module):  # codes are images, and every pass through it is counted
+        def __init__(self):
+            super().__init__()
+            self.p = torch.nn.Parameter(torch.zeros(1))
+
+        def encode(self, x):
+            passes.append("encode")
+            return x.flatten(1)
+
+        def decode(self, z):
+            passes.append("decode")
+            return z.view(-1, 1, 1, 3)
+    faces, model = z.view(-1, 1, 1, 3), Counting()
+    region = Ar.attribute_region(faces, has, share=0.34)
+    targets = [i for i in range(30) if not has[i]]
+    v = torch.tensor([4.0, 0, 0])
+    first = Ar.arithmetic_scores(model, faces, targets, v, Ar.fit_probe(z, has), region, pool=targets)
+    n = len(passes)
+    again = Ar.arithmetic_scores(model, faces, targets, v, Ar.fit_probe(z, has), region, pool=targets)
+    assert len(passes) == n and all(np.array_equal(first[k], again[k]) for k in first)  # read back, equal
+    other = Ar.fit_probe(z, ~has)  # another probe reads the same edited faces
+    flipped = Ar.arithmetic_scores(model, faces, targets, v, other, region, pool=targets)
+    assert len(passes) == n and np.allclose(flipped["attribute"], other.probability(faces[targets].flatten(1) + v))
+    Ar.arithmetic_scores(model, faces, targets, v, other, region, pool=targets, alpha=0.5)  # another edit
+    assert len(passes) > n
+
+
 def test_labelled_splits_follow_their_faces():
     faces = torch.rand(10, 3, 8, 8)
     data = E._assemble(faces, [f"f{i}" for i in range(10)], "font", "t", 0, (20, 6, 6))

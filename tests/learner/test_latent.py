@@ -35,6 +35,27 @@ def test_pca_recovers_a_planted_subspace():
     assert errors[0] > errors[1] > errors[2] and errors[2] < 1e-3
 
 
+def test_pca_summed_in_chunks_is_the_covariances_eigendecomposition():
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(9_000, 1, 4, 4, generator=g) * torch.linspace(0.2, 1.0, 16).view(1, 1, 4, 4)  # over two chunks
+    mean, basis, variances = L.pca(x, 5)
+    flat = x.flatten(1).double()
+    expected, vectors = torch.linalg.eigh(torch.cov(flat.T))
+    assert torch.allclose(mean.double(), flat.mean(0), atol=1e-6)
+    assert torch.allclose(variances.double(), expected.flip(0)[:5], rtol=1e-5)
+    assert L.principal_angles(basis, vectors.flip(1)[:, :5].float()).max() < 0.1  # the same directions
+
+
+def test_pca_errors_by_size_are_the_errors_of_each_projection():
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(300, 1, 28, 28, generator=g) ** 3  # skewed, like clothing pixels
+    mean, basis, _ = L.pca(x[:200], 12)  # fitted on some images, measured on others, as the chapters do
+    by_size = L.pca_errors_by_size(x[200:], mean, basis)
+    one_by_one = torch.tensor([L.pca_reconstruction_error(x[200:], mean, basis[:, :d]) for d in range(1, 13)])
+    assert by_size.shape == (12,) and torch.allclose(by_size, one_by_one, rtol=1e-4)
+    assert (by_size.diff() < 0).all()  # each added direction leaves less out
+
+
 def test_encode_all_matches_model_in_batches():
     model = LinearAutoencoder(6).eval()
     x = torch.rand(50, 1, 28, 28)

@@ -38,6 +38,8 @@ def test_the_key_follows_values_weights_and_code():
     assert memo.digest((model, f)) != before  # other weights
     assert memo.digest(torch.zeros(2, dtype=torch.float32)) != memo.digest(torch.zeros(2, dtype=torch.float64))
     assert memo.digest(torch.zeros(2, 3)) != memo.digest(torch.zeros(3, 2))
+    assert memo.digest(torch.tensor([1.0, 2.0])) != memo.digest(torch.tensor([1.0, 2.5]))  # the bytes themselves
+    assert memo.digest(torch.arange(6.0).view(2, 3).T) == memo.digest(torch.arange(6.0).view(2, 3).T.contiguous())
     assert memo.digest({"a": 1, "b": 2}) == memo.digest({"b": 2, "a": 1})
 
 
@@ -84,3 +86,34 @@ def test_cached_judge_and_probe_give_what_a_fresh_fit_gives(tmp_path, monkeypatc
     for probe in (fit_probe(z, has), fit_probe(z, has)):  # computed, then read back
         assert np.allclose(probe.probability(z), plain.probability(z), atol=1e-12)
     assert set(_fit_probe_numbers(z.double().numpy(), has.astype(int))) == {"mean", "scale", "coef", "intercept", "classes"}
+
+
+def test_a_change_to_the_packages_code_recomputes(tmp_path, monkeypatch):
+    calls = []
+    memo.cached("thing", (1,), lambda: calls.append(1) or torch.ones(2), cache=tmp_path)
+    memo.cached("thing", (1,), lambda: calls.append(1) or torch.ones(2), cache=tmp_path)
+    assert len(calls) == 1
+    monkeypatch.setattr(memo, "package_code", lambda: "the package after an edit")
+    memo.cached("thing", (1,), lambda: calls.append(1) or torch.ones(2), cache=tmp_path)
+    assert len(calls) == 2  # same inputs, other package code: computed again
+
+
+def test_the_packages_code_digest_changes_with_any_module(tmp_path, monkeypatch):
+    package = tmp_path / "aebook"
+    (package / "web").mkdir(parents=True)
+    (package / "memo.py").write_text("x = 1\n")
+    (package / "measures.py").write_text("def f():\n    return 1\n")
+    monkeypatch.setattr(memo, "__file__", str(package / "memo.py"))
+    memo.package_code.cache_clear()
+    try:
+        before = memo.package_code()
+        (package / "measures.py").write_text("def f():\n    return 2\n")  # a measure the keys do not name
+        memo.package_code.cache_clear()
+        after = memo.package_code()
+        assert after != before and len(after) == 64
+        (package / "web" / "notes.txt").write_text("not code")  # only the Python source counts
+        memo.package_code.cache_clear()
+        assert memo.package_code() == after
+    finally:
+        monkeypatch.undo()
+        memo.package_code.cache_clear()

@@ -29,6 +29,23 @@ def test_judge_learns_real_classes_and_is_unsure_of_blends():
     assert judge.confidence(blend)[0] < judge.confidence(x[0:1])[0]
 
 
+def test_the_judges_probabilities_are_scikit_learns():
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from aebook.realism import Judge, _fit_weights
+
+    g = torch.Generator().manual_seed(1)
+    for n_classes in (2, 4):  # scikit-learn keeps one row of weights for two classes, one per class otherwise
+        y = torch.arange(240) % n_classes
+        x = torch.rand(240, 1, 6, 6, generator=g) + 0.3 * y.view(-1, 1, 1, 1) * torch.rand(1, 1, 6, 6, generator=g)
+        fitted = _fit_weights(x, y, 200)
+        ours = Judge(fitted["coef"].numpy(), fitted["intercept"].numpy(), fitted["classes"].numpy(), 0.0)
+        theirs = LogisticRegression(C=0.05, max_iter=200).fit(x.flatten(1).double().numpy(), y.numpy())
+        assert np.allclose(ours.probabilities(x), theirs.predict_proba(x.flatten(1).double().numpy()), atol=1e-6)
+        assert np.array_equal(ours.predict(x), theirs.predict(x.flatten(1).double().numpy()))
+
+
 def test_shuffle_pixels_is_one_fixed_permutation():
     from aebook.data import FashionMNISTData
     data = FashionMNISTData(make_set(20, 0), make_set(10, 1), make_set(10, 2), "standin")
