@@ -4,7 +4,8 @@ warm chapter reads what it measured before instead of computing it again.
 ``cached(name, inputs, compute)`` keys a result by a digest of everything it depends on: the
 inputs themselves (tensors and arrays by their bytes, models by their weights, numbers and
 strings by value), the source code of the functions named among them, and the source of this
-package itself, so editing such a function, or any measure of the package it calls, recomputes. Entries are written atomically (``aebook.files``) and read with
+package itself (``package_code``), so editing such a function, or any measure of the package it
+calls, recomputes. Entries are written atomically (``aebook.files``) and read with
 ``weights_only=True``, so a cache file can never run code; an unreadable entry is computed
 again, and an entry that cannot be written (a full disk) is just not kept, each with one line said.
 The trained models have their own cache (``aebook.checkpoints``); both live under

@@ -171,3 +171,22 @@ def test_the_peak_memory_of_a_chapter_names_the_cell_that_set_it(tmp_path):
     assert cell == "large"  # set there, though the memory was given back before the next cell
     first = next(iter(run.peak_mib.values()))
     assert mib - first > 350, (first, mib)
+
+
+def test_a_missed_peak_memory_is_put_on_whoever_set_it():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_tool", project_root() / "tools" / "bench.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    peaks = {("06-at-work", "cold"): (2553.0, "retrieval"), ("01-fully-connected", "cold"): (1879.0, "setup")}
+    kernel = {"peak_memory": 2560.0, "peak_memory_bench_process": 900.0, "peak_memory_children": 2560.0}
+    assert "The peak was 06-at-work's cold kernel, 2,553 MiB, reached in its cell `retrieval`" in tool.memory_miss(kernel, peaks)
+    own = {"peak_memory": 3000.0, "peak_memory_bench_process": 3000.0, "peak_memory_children": 2560.0}
+    assert "The peak was this process itself (3,000 MiB" in tool.memory_miss(own, peaks)
+    other = {"peak_memory": 3000.0, "peak_memory_bench_process": 900.0, "peak_memory_children": 3000.0}
+    text = tool.memory_miss(other, peaks)
+    assert "a child process other than the chapters' kernels (3,000 MiB" in text and "`retrieval`" in text
+    assert "were not measured one by one" in tool.memory_miss(other, {})
+    assert tool.misses({**kernel, "book_cold_total": 1.0, "book_warm_total": 1.0, "chapter_warm_max": 1.0,
+                        "tsne_seconds_per_map": 1.0, "fc_epoch_ratio": 0.1}, [], {}, peaks) == [tool.memory_miss(kernel, peaks)]
