@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import os
 import sys
@@ -37,7 +38,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="time only the in-page trainer, and update its section of BENCHMARKS.md")
     parser.add_argument("--chapters", nargs="+", metavar="STEM", default=None,
                         help="time only these chapters (e.g. 01-fully-connected); default: all of them")
+    parser.add_argument("--keep-cache", type=Path, default=None, metavar="DIR",
+                        help="train into DIR (new or empty) instead of a throwaway folder, and keep it: "
+                             "AEBOOK_CACHE_DIR=DIR then renders the book without training again")
     args = parser.parse_args(argv)
+    if args.keep_cache is not None and args.keep_cache.exists() and any(args.keep_cache.iterdir()):
+        print(f"--keep-cache {args.keep_cache} is not empty, so the run would not be cold: give a new or "
+              "empty folder", file=sys.stderr)
+        return 2
     figures: list[tuple[str, float, str]] = []
 
     def report(name: str, value: float, unit: str) -> None:
@@ -89,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
 
     chapters = [p for p in chapter_paths() if p.suffix == ".qmd" and (args.chapters is None or p.stem in args.chapters)]
     models, cells, peaks = [], {}, {}
-    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as pages:
+    with (contextlib.nullcontext(str(args.keep_cache.resolve())) if args.keep_cache else tempfile.TemporaryDirectory()) as cache, \
+            tempfile.TemporaryDirectory() as pages:
         with bench.environment(AEBOOK_SMOKE="1" if args.smoke else "0", AEBOOK_CACHE_DIR=cache):
             totals = {"cold": 0.0, "warm": 0.0}
             for path in chapters:
@@ -121,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
                                               for p in chapters])
             print(f"note: {why}")
             report("plotly_bundle", bundle.stat().st_size / 1e6, "MB")
+
+            scored = test_data(data)
+            for m in models:  # each model's own objective on its test images (bench.test_loss)
+                m["test_loss"] = bench.test_loss(Path(cache) / "models" / m["file"], *scored)
 
             # the codes chapter 1 maps, from its model trained above (an untrained one when it did not run)
             map_model = (zoo.fully_connected(data).model if any(p.stem == "01-fully-connected" for p in chapters)
@@ -157,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     kept = ""  # the baselines tables (make baselines) outlive a new benchmark run
     if "## Baselines" in old:
         kept = "\n" + old[old.index("## Baselines"):]
-    text = with_section(markdown(figures, data.is_standin, args.smoke, models, cells, peaks) + kept, trainer)
+    previous = (bench.previous_models(old), previous_date(old), old)
+    text = with_section(markdown(figures, data.is_standin, args.smoke, models, cells, peaks, previous) + kept, trainer)
     try:  # aebook.files: a full disk leaves the old BENCHMARKS.md whole, and this run's figures printed above
         write_atomic(args.out, text)
     except SaveError as exc:
@@ -165,6 +179,39 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"wrote {args.out}")
     return 0
+
+
+def test_data(data):
+    """The data the chapters trained on, for scoring their models: Fashion-MNIST (or its stand-in) and
+    the emoji faces (None where no emoji source is available)."""
+    from aebook.emoji import EmojiUnavailableError, load_emoji
+
+    try:
+        return data, load_emoji()
+    except EmojiUnavailableError:
+        return data, None
+
+
+def previous_date(text: str) -> str | None:
+    """The date of the run an earlier BENCHMARKS.md records (``Measured by `make bench` on DATE``)."""
+    import re
+
+    found = re.search(r"Measured by `make bench` on (\d{4}-\d{2}-\d{2})", text)
+    return found.group(1) if found else None
+
+
+def previous_columns_note(old: str, when: str | None, cpu: str) -> str:
+    """The sentence that introduces the models table's two last columns: which run they come from, and
+    whether its machine was this one (its seconds are comparable only then)."""
+    import re
+
+    found = re.search(r"^- CPU: (.+)$", old, re.M)
+    then = found.group(1).strip() if found else None
+    text = f"The last two columns are the same model in the run this file held before ({when})"
+    if then is not None and then != cpu:
+        return text + (f", on another machine ({then}; this run: {cpu}), so its seconds are not comparable "
+                       "with this run's; its updates are.")
+    return text + "."
 
 
 def figures_of(figures: list[tuple[str, float, str]]) -> list[tuple[str, float]]:
@@ -229,8 +276,10 @@ def with_section(text: str, section: str) -> str:
 
 def markdown(figures: list[tuple[str, float, str]], standin: bool, smoke: bool, models: list[dict],
              cells: dict[tuple[str, str], list[tuple[str, float]]],
-             peaks: dict[tuple[str, str], tuple[float, str]] | None = None) -> str:
-    """BENCHMARKS.md: the machine, every figure, the goals met or not, where the time goes."""
+             peaks: dict[tuple[str, str], tuple[float, str]] | None = None,
+             previous: tuple[dict, str | None, str] | None = None) -> str:
+    """BENCHMARKS.md: the machine, every figure, the goals met or not, where the time goes; ``previous``:
+    the models table of the run the file held before (``bench.previous_models``), its date and its text."""
     values = dict(figures_of(figures))
     lines = ["# Benchmarks", "",
              f"Measured by `make bench` on {datetime.date.today().isoformat()}"
@@ -246,14 +295,29 @@ def markdown(figures: list[tuple[str, float, str]], standin: bool, smoke: bool, 
                          f"{'yes' if values[name] <= goal else '**no**'} |")
     lines += ["", *misses(values, models, cells, peaks or {}), "", "## Figures", "", "```"]
     lines += [f"{n}: {v:.3f} {u}" for n, v, u in figures] + ["```", ""]
+    before, when, previous_text = previous or ({}, None, "")
     lines += ["## Models trained by the cold run", "",
               "Every model a chapter trained into the empty cache, in the order trained; each later chapter "
-              "loads the models of earlier ones from the cache.", "",
-              "| chapter | model | updates | status | seconds | ms per update |", "| --- | --- | ---: | --- | ---: | ---: |"]
-    lines += [f"| {m['chapter']} | `{m['model']}` | {m['updates']:,} | {m['status']} | {m['seconds']:.0f} | "
-              f"{1000 * m['seconds'] / max(1, m['updates']):.0f} |" for m in models]
-    lines += [f"| all | {len(models)} models | {sum(m['updates'] for m in models):,} | | "
-              f"{sum(m['seconds'] for m in models):.0f} | |", ""]
+              "loads the models of earlier ones from the cache. *Test loss*: the model's own training "
+              "objective on its test images, as validation computes it (`bookkit.bench.test_loss`: mean "
+              "squared error per pixel, MSE + 0.05·L1 for the emoji, −ELBO in nats for the VAEs). "
+              + (previous_columns_note(previous_text, when, bench.machine()["CPU"]) if before else ""), "",
+              "| chapter | model | updates | status | seconds | ms per update | test loss |"
+              + (" updates before | seconds before |" if before else ""),
+              "| --- | --- | ---: | --- | ---: | ---: | ---: |" + (" ---: | ---: |" if before else "")]
+    for m in models:
+        loss = m.get("test_loss")
+        row = (f"| {m['chapter']} | `{m['model']}` | {m['updates']:,} | {m['status']} | {m['seconds']:.0f} | "
+               f"{1000 * m['seconds'] / max(1, m['updates']):.0f} | {'' if loss is None else f'{loss:.4g}'} |")
+        if before:
+            old_updates, old_seconds, _ = before.get((m["chapter"], m["model"]), (None, None, None))
+            row += (f" {old_updates:,} | {old_seconds:.0f} |" if old_updates is not None else " | |")
+        lines.append(row)
+    lines.append(f"| all | {len(models)} models | {sum(m['updates'] for m in models):,} | | "
+                 f"{sum(m['seconds'] for m in models):.0f} | | |"
+                 + (f" {sum(u for u, _, _ in before.values()):,} | {sum(s for _, s, _ in before.values()):.0f} |"
+                    if before else ""))
+    lines.append("")
     warm = sorted(((s, stem, cell) for (stem, kind), rows in cells.items() if kind == "warm" for cell, s in rows),
                   reverse=True)[:12]
     lines += ["## Slowest cells of the warm run", "", "| chapter | cell | seconds |", "| --- | --- | ---: |"]

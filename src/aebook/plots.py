@@ -134,6 +134,23 @@ def loss_curves(histories: Mapping[str, History], title: str | None = None,
     return fig
 
 
+def learning_rate_curve(rates: Sequence[float], history: History | None = None) -> go.Figure:
+    """The learning rate of every update (``train.learning_rates``), with the rate a run recorded at
+    each validation drawn as dots on it when ``history`` is given."""
+    fig = go.Figure(go.Scatter(x=np.arange(1, len(rates) + 1), y=list(rates), mode="lines", name="schedule",
+                               line=dict(color=PALETTE[0]),
+                               hovertemplate="update %{x:,}<br>learning rate %{y:.2e}<extra></extra>"))
+    if history is not None:  # history.lr[i]: the rate of the first update after validation i - 1
+        firsts = [previous + 1 for previous in [0] + history.step[:-1]]
+        fig.add_trace(go.Scatter(x=firsts, y=history.lr, mode="markers", name="this run",
+                                 marker=dict(color=PALETTE[1], size=6),
+                                 hovertemplate="update %{x:,}<br>learning rate %{y:.2e}<extra>this run</extra>"))
+    fig.update_layout(xaxis_title="optimiser update", yaxis_title="learning rate", xaxis_tickformat=",",
+                      yaxis_exponentformat="power", height=300, margin=dict(t=20),
+                      legend=dict(orientation="h", y=-0.3), hovermode="closest")
+    return fig
+
+
 def latent_scatter(xy: np.ndarray, labels: Sequence[int] | np.ndarray, class_names: Sequence[str],
                    title: str | None = None, marker_size: int = 4) -> go.Figure:
     """2-D map of codes, one trace per class; hover shows the class and the item's index.

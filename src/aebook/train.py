@@ -41,6 +41,7 @@ class TrainConfig:
     early_stopping_patience: int | None = None  # validations without a new best before stopping
     lr_plateau_patience: int | None = None      # ReduceLROnPlateau patience, in validations (None: constant lr)
     lr_plateau_factor: float = 0.5
+    one_cycle: bool = False                     # lr is the peak of a one-cycle schedule over ``steps`` (one_cycle_schedule)
     restore_best: bool = True                   # end with the weights of the best validation
     seed: int = 0
 
@@ -53,6 +54,8 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} must be a positive integer; got {value!r}")
         if not self.lr >= 0:
             raise ValueError(f"TrainConfig.lr must be a number >= 0; got {self.lr!r}")
+        if self.one_cycle and self.lr_plateau_patience is not None:
+            raise ValueError("TrainConfig: choose one schedule, one_cycle or lr_plateau_patience, not both")
         if not 0 < self.lr_plateau_factor < 1:
             raise ValueError(f"TrainConfig.lr_plateau_factor must be between 0 and 1; got {self.lr_plateau_factor!r}")
 
@@ -257,6 +260,7 @@ def fit(model: nn.Module, train_x: torch.Tensor, val_x: torch.Tensor | None = No
     scheduler = (torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimiser, factor=config.lr_plateau_factor, patience=config.lr_plateau_patience)
         if config.lr_plateau_patience is not None else None)
+    per_update = one_cycle_schedule(optimiser, config) if config.one_cycle else None
     batches = _endless_batches(n_train, config.batch_size, torch.Generator().manual_seed(config.seed))
     history = History(steps_per_epoch=n_train / config.batch_size)
     best_state, waited, step = None, 0, 0
@@ -265,7 +269,8 @@ def fit(model: nn.Module, train_x: torch.Tensor, val_x: torch.Tensor | None = No
         while step < config.steps:
             lr = optimiser.param_groups[0]["lr"]
             n_updates = min(interval, config.steps - step)
-            train_terms = train_steps(model, train_x, batches, n_updates, objective, optimiser, first_step=step)
+            train_terms = train_steps(model, train_x, batches, n_updates, objective, optimiser, first_step=step,
+                                      schedule=per_update)
             step += n_updates
             _check_finite(train_terms["loss"], name, step, lr)
             select = getattr(objective, "select_on", "loss")  # the term that picks the best weights
@@ -297,6 +302,31 @@ def fit(model: nn.Module, train_x: torch.Tensor, val_x: torch.Tensor | None = No
     return history
 
 
+def one_cycle_schedule(optimiser: torch.optim.Optimizer, config: TrainConfig) -> torch.optim.lr_scheduler.OneCycleLR:
+    """PyTorch's one-cycle schedule (Smith and Topin 2019) over ``config.steps`` updates, peaking at ``config.lr``.
+
+    The learning rate rises from ``lr / 25`` to ``lr`` over the first 30% of the updates, then
+    falls to ``lr / 250,000`` by the last, both along half a cosine; Adam's β1 moves the other
+    way, from 0.95 to 0.85 at the peak and back. Stepped once per update.
+    """
+    return torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=config.lr, total_steps=config.steps)
+
+
+def learning_rates(config: TrainConfig) -> list[float]:
+    """The learning rate of each of ``config.steps`` updates under ``config``'s schedule, before any
+    plateau halving (which depends on the run): the one-cycle curve, or a constant."""
+    if not config.one_cycle:
+        return [config.lr] * config.steps
+    optimiser = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=config.lr)
+    schedule = one_cycle_schedule(optimiser, config)
+    rates = []
+    for _ in range(config.steps):
+        rates.append(optimiser.param_groups[0]["lr"])
+        optimiser.step()  # no gradient: nothing moves, but the schedule may step after it
+        schedule.step()
+    return rates
+
+
 def make_optimiser(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     """Adam with the configured learning rate and weight decay; the fused kernel where available."""
     try:
@@ -318,7 +348,8 @@ def evaluate(model: nn.Module, x, batch_size: int, objective: Objective) -> dict
 
 
 def train_steps(model: nn.Module, x, batches: Iterator[torch.Tensor], n_updates: int,
-                objective: Objective, optimiser: torch.optim.Optimizer, first_step: int = 0) -> dict[str, float]:
+                objective: Objective, optimiser: torch.optim.Optimizer, first_step: int = 0,
+                schedule: torch.optim.lr_scheduler.LRScheduler | None = None) -> dict[str, float]:
     """Make ``n_updates`` optimiser updates on batches drawn from ``batches``; return each term's sample-weighted mean."""
     model.train(True)
     sums: dict[str, float] = {}
@@ -331,6 +362,8 @@ def train_steps(model: nn.Module, x, batches: Iterator[torch.Tensor], n_updates:
         optimiser.zero_grad(set_to_none=True)
         terms["loss"].backward()
         optimiser.step()
+        if schedule is not None:
+            schedule.step()
         for key, value in terms.items():
             sums[key] = sums.get(key, 0.0) + float(value.detach()) * len(idx)
         seen += len(idx)

@@ -337,6 +337,57 @@ def trained_models(folder: Path, skip: set[str] = frozenset()) -> list[dict]:
     return rows
 
 
+def test_loss(path: Path, fashion, emoji=None) -> float | None:
+    """The test loss of the model in cache entry ``path``: its own training objective, as validation
+    computes it (``train.evaluate``: eval mode, the VAEs' sampled codes seeded), on the test images of
+    the data it was trained on. ``fashion`` is the ``FashionMNISTData`` the run used, ``emoji`` its
+    ``EmojiData`` (None: an emoji model gets no test loss). Pixel-shuffled models are scored on the
+    test images shuffled the same way; a model trained without one class, on every test image.
+    """
+    import re
+
+    from aebook import models, train
+    from aebook.data import Corruption, shuffle_pixels
+
+    entry = torch.load(path, map_location="cpu", weights_only=True)
+    key = entry["key"]
+    model = getattr(models, key["model"])(**key["hparams"])
+    model.load_state_dict(entry["state_dict"])
+    described = key["objective"].removeprefix("aebook.train.")  # checkpoints.describe's text
+    if "(" not in described:  # a plain function, e.g. mse_objective
+        objective = getattr(train, described)
+    else:  # a dataclass's repr, e.g. ELBOObjective(beta=4.0, warmup_steps=1000, free_bits=0.0)
+        names = {n: getattr(train, n) for n in dir(train) if n.endswith("Objective")} | {"Corruption": Corruption}
+        objective = eval(described, {"__builtins__": {}}, names)  # noqa: S307 - our own cache key's text
+    if key["model"].startswith("Emoji"):
+        if emoji is None:
+            return None
+        x, y = emoji.test.x, torch.full((len(emoji.test.x),), -1)  # no labels: only the reconstruction counts
+    else:
+        data = fashion
+        if (shuffled := re.search(r"\|shuffled-(\d+)", key["data"][0])) is not None:
+            data = shuffle_pixels(fashion, int(shuffled.group(1)))
+        x, y = data.test.x, data.test.y
+    pairs = isinstance(objective, (train.AuxClassifierObjective, train.ConditionalELBOObjective))
+    device = get_device()
+    model.to(device)
+    torch.manual_seed(0)
+    return train.evaluate(model, (x.to(device), y.to(device)) if pairs else x.to(device), 1024, objective)["loss"]
+
+
+def previous_models(text: str) -> dict[tuple[str, str], tuple[int, float, str]]:
+    """The models table of an earlier BENCHMARKS.md: ``(chapter, model) -> (updates, seconds, status)``."""
+    rows = {}
+    if "## Models trained by the cold run" not in text:
+        return rows
+    section = text.split("## Models trained by the cold run", 1)[1].split("\n## ", 1)[0]
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 5 and cells[1].startswith("`") and cells[2].replace(",", "").isdigit():
+            rows[cells[0], cells[1].strip("`")] = (int(cells[2].replace(",", "")), float(cells[4]), cells[3])
+    return rows
+
+
 def family_step_seconds(build: Callable[[], nn.Module], k: int = 4, batch_size: int = 256,
                         steps: int = 10, seed: int = 0) -> tuple[float, float]:
     """Seconds per update for ``k`` models of one family: trained one after the other, and as one

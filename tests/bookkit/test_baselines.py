@@ -37,8 +37,18 @@ def test_benchmarks_keep_one_table_per_data_set(tmp_path):
 
 def test_markdown_table_has_every_model_and_the_elbo_only_for_vaes():
     table = B.markdown({"VAE": {"recipe": "classic", "parameters": 10, "updates": 5, "training": "converged",
-                                "test MSE": 0.01234, "test −ELBO (nats)": 271.26},
+                                "seconds": 12, "test MSE": 0.01234, "test −ELBO (nats)": 271.26},
                         "PCA": {"recipe": "exact", "parameters": 3, "test MSE": 0.02}}, "Sample")
     lines = table.splitlines()
-    assert lines[0] == "### Sample" and "| VAE | classic | 10 | 5 | converged | 0.0123 | 271.3 |" in lines
-    assert "| PCA | exact | 3 |  |  | 0.0200 |  |" in lines
+    assert lines[0] == "### Sample" and "| VAE | classic | 10 | 5 | converged | 12 | 0.0123 | 271.3 |" in lines
+    assert "| PCA | exact | 3 |  |  |  | 0.0200 |  |" in lines
+
+
+def test_the_replaced_recipe_is_the_old_one_and_the_books_differs_only_in_schedule_and_budget():
+    from aebook import zoo
+
+    old, new = B.replaced_recipe(), zoo.fashion_config()
+    assert (old.lr, old.lr_plateau_patience, old.one_cycle) == (1e-3, 5, False)
+    assert new.one_cycle and new.lr_plateau_patience is None and new.steps * 2 == old.steps
+    same = ("batch_size", "eval_every", "early_stopping_patience", "restore_best", "seed", "weight_decay")
+    assert all(getattr(old, f) == getattr(new, f) for f in same)

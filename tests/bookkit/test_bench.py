@@ -190,3 +190,71 @@ def test_a_missed_peak_memory_is_put_on_whoever_set_it():
     assert "were not measured one by one" in tool.memory_miss(other, {})
     assert tool.misses({**kernel, "book_cold_total": 1.0, "book_warm_total": 1.0, "chapter_warm_max": 1.0,
                         "tsne_seconds_per_map": 1.0, "fc_epoch_ratio": 0.1}, [], {}, peaks) == [tool.memory_miss(kernel, peaks)]
+
+
+def test_test_loss_is_the_models_own_objective_on_its_test_images(tmp_path):
+    """The bench scores each cached model with the objective it was trained on (rebuilt from the cache
+    key), on the test images of its data: shuffled ones for a pixel-shuffled model, image-class pairs
+    for the conditional VAE."""
+    from conftest import make_set
+
+    from aebook.checkpoints import load_or_train
+    from aebook.data import FashionMNISTData, shuffle_pixels
+    from aebook.emoji import LabelledSet, LabelledSplits
+    from aebook.models import ConditionalVAE, ConvAutoencoder, ConvVAE
+    from aebook.train import ConditionalELBOObjective, ELBOObjective, TrainConfig, evaluate, mse_objective
+
+    data = FashionMNISTData(train=make_set(128, 0, "train"), val=make_set(32, 1, "val"),
+                            test=make_set(48, 2, "test"), source="standin")
+    config = TrainConfig(steps=4, batch_size=32, eval_every=2)
+    shuffled = shuffle_pixels(data)
+    pairs = LabelledSplits(*(LabelledSet((s.x, s.y), f"{s.fingerprint}|with-classes") for s in (data.train, data.val)))
+    runs = [(load_or_train("vae", lambda: ConvVAE(4), data, config, ELBOObjective(beta=4.0, warmup_steps=2),
+                           cache=tmp_path), data.test.x, ELBOObjective(beta=4.0)),
+            (load_or_train("shuffled", lambda: ConvAutoencoder(4), shuffled, config, mse_objective, cache=tmp_path),
+             shuffled.test.x, mse_objective),
+            (load_or_train("cvae", lambda: ConditionalVAE(4), pairs, config, ConditionalELBOObjective(), cache=tmp_path),
+             (data.test.x, data.test.y), ConditionalELBOObjective())]
+    losses = []
+    for trained, x, objective in runs:
+        expected = evaluate(trained.model.cpu(), x, 1024, objective)["loss"]
+        losses.append(bench.test_loss(trained.path, data))
+        assert losses[-1] == pytest.approx(expected, rel=1e-5)
+    assert len(set(losses)) == 3
+
+
+def test_the_previous_runs_models_are_read_from_its_table():
+    old = """# Benchmarks
+
+Measured by `make bench` on 2026-12-06 in full settings, one run.
+
+## Models trained by the cold run
+
+| chapter | model | updates | status | seconds | ms per update |
+| --- | --- | ---: | --- | ---: | ---: |
+| 01-fully-connected | `fc-d16` | 6,000 | still improving | 46 | 8 |
+| 05-emoji | `emoji-ae-d128` | 2,204 | stopped early | 397 | 180 |
+| all | 2 models | 8,204 | | 443 | |
+
+## Slowest cells of the warm run
+
+| chapter | cell | seconds |
+| 05-emoji | `ae-vs-vae` | 10.38 |
+"""
+    rows = bench.previous_models(old)
+    assert rows == {("01-fully-connected", "fc-d16"): (6000, 46.0, "still improving"),
+                    ("05-emoji", "emoji-ae-d128"): (2204, 397.0, "stopped early")}
+    assert bench.previous_models("# Benchmarks\n") == {}
+
+
+def test_the_previous_columns_say_when_the_earlier_run_was_on_another_machine():
+    sys.path.insert(0, str(project_root() / "tools"))
+    try:
+        import bench as tool
+    finally:
+        sys.path.pop(0)
+
+    old = "# Benchmarks\n\n## Machine\n\n- CPU: AMD EPYC\n- cores: 2\n"
+    other = tool.previous_columns_note(old, "2026-12-05", "Intel(R) Xeon(R) Processor")
+    assert "another machine (AMD EPYC; this run: Intel(R) Xeon(R) Processor)" in other and "not comparable" in other
+    assert tool.previous_columns_note(old, "2026-12-05", "AMD EPYC").endswith("(2026-12-05).")

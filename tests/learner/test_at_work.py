@@ -229,7 +229,7 @@ def test_mnist_is_read_from_disk_or_explained(tmp_path, monkeypatch):
     assert torch.allclose(images[1, 0], torch.from_numpy(pixels[1]).float() / 255)
 
 
-def test_chapter_six_budget_is_a_quarter_of_the_book_recipe():
+def test_chapter_six_budget_is_half_the_book_recipe():
     full, at_work = zoo.fashion_config(), zoo.at_work_config()
-    assert at_work.steps * 4 == full.steps
+    assert at_work.steps * 2 == full.steps
     assert {**at_work.__dict__, "steps": full.steps} == full.__dict__

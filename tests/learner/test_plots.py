@@ -167,3 +167,17 @@ def test_an_image_grid_says_its_aspect_so_the_site_can_fit_its_height_to_a_narro
     assert fig.layout.yaxis.automargin and fig.layout.margin.l == 10  # row titles take only the room they need
     theme = (Path(__file__).resolve().parents[2] / "assets" / "plotly-theme.html").read_text()
     assert "aebook_aspect" in theme  # the page script that uses it
+
+
+def test_learning_rate_curve_puts_each_recorded_rate_on_the_update_it_was_used_for():
+    from aebook.train import History, TrainConfig, learning_rates
+
+    config = TrainConfig(steps=50, lr=1e-2, one_cycle=True)
+    rates = learning_rates(config)
+    history = History(step=[10, 20, 30], lr=[rates[0], rates[10], rates[20]])
+    fig = plots.learning_rate_curve(rates, history)
+    line, dots = fig.data
+    assert list(line.x) == list(range(1, 51)) and list(line.y) == rates
+    assert list(dots.x) == [1, 11, 21]  # the first update after each validation
+    assert [rates[x - 1] for x in dots.x] == list(dots.y)
+    assert len(plots.learning_rate_curve(rates).data) == 1

@@ -180,3 +180,38 @@ history = fit(LinearAutoencoder(4), torch.rand(64, 1, 28, 28), config=TrainConfi
     run = N.execute(N.qmd_to_notebook(path), cwd=tmp_path, timeout=120)
     outputs = [o for c in run.notebook.cells if c.cell_type == "code" for o in c.outputs]
     assert [o.output_type for o in outputs] == ["display_data"] and outputs[0].data["text/plain"] == ""
+
+
+def test_one_cycle_rates_follow_the_cosine_formula():
+    """Warm-up from lr/25 to lr over 30% of the updates, then a half cosine down to lr/25/1e4: the
+    page's formula, checked against what PyTorch's scheduler gives at every update."""
+    from aebook.train import learning_rates
+    config = TrainConfig(steps=1_000, lr=1e-2, one_cycle=True)
+    rates = learning_rates(config)
+    start, peak, end = 1e-2 / 25, 1e-2, 1e-2 / 25 / 1e4
+    up = round(0.3 * config.steps) - 1  # the update at which the peak is reached
+
+    def cosine(a, b, fraction):  # from a to b along half a cosine
+        return b + (a - b) * (1 + math.cos(math.pi * fraction)) / 2
+
+    assert len(rates) == config.steps
+    assert rates[0] == pytest.approx(start) and rates[up] == pytest.approx(peak)
+    for t in (0, 100, 200, up):
+        assert rates[t] == pytest.approx(cosine(start, peak, t / up))
+    for t in (up, 500, 800, config.steps - 1):
+        assert rates[t] == pytest.approx(cosine(peak, end, (t - up) / (config.steps - 1 - up)))
+    assert max(rates) == pytest.approx(peak) and rates[-1] == pytest.approx(end)
+
+
+def test_fit_follows_the_one_cycle_schedule(tiny_splits):
+    from aebook.train import learning_rates
+    config = TrainConfig(steps=60, batch_size=16, lr=1e-2, eval_every=10, one_cycle=True)
+    history = fit(LinearAutoencoder(4), tiny_splits.train.x, tiny_splits.val.x, config, progress=False)
+    rates = learning_rates(config)
+    # history.lr holds the rate in force at the start of each block of 10 updates
+    assert history.lr == pytest.approx([rates[s - 10] for s in history.step])
+
+
+def test_one_schedule_at_a_time():
+    with pytest.raises(ValueError, match="one schedule"):
+        TrainConfig(one_cycle=True, lr_plateau_patience=5)
