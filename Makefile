@@ -21,7 +21,7 @@ UV_VERSION ?= 0.13.9
 # the oldest Python the lock is for (some of its versions need 3.11.5)
 LOCK_PYTHON := 3.11.5
 
-.PHONY: book preview test test-fast serve notebooks lab smoke bench baselines ledger clean-cache plotly-bundle lock
+.PHONY: book preview test test-fast serve notebooks lab smoke bench baselines precision ledger clean-cache plotly-bundle lock
 
 $(STAMP): $(LOCK) pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -98,6 +98,9 @@ baselines: $(STAMP)  ## the book's models beside classic baselines, on the stand
 	@if [ -d "$(FASHION_SAMPLE)/FashionMNIST" ]; then \
 	  AEBOOK_DATA_DIR="$(FASHION_SAMPLE)" $(PY) -m bookkit.baselines --write BENCHMARKS.md; \
 	else echo "no Fashion-MNIST copy in FASHION_SAMPLE=$(FASHION_SAMPLE): only the stand-in was compared"; fi
+
+precision: $(STAMP)  ## the emoji autoencoder in float32 and in bfloat16 (mixed precision), two seeds each
+	$(PY) -m bookkit.precision --write BENCHMARKS.md
 
 ledger: $(STAMP)  ## print every measured claim of the rendered book; exit 1 on a contradiction, 3 on an unreadable page
 	$(PY) -m bookkit.claims _book

@@ -192,6 +192,15 @@ def test_data(data):
         return data, None
 
 
+def worse_sentence(worse: list[tuple[str, float]]) -> str:
+    """The sentence under the models table naming every model whose test loss rose since the run before."""
+    if not worse:
+        return "No model's test loss is higher than in the run before."
+    named = ", ".join(f"`{name}` (+{change:.1%})" for name, change in worse)
+    return (f"Test loss higher than in the run before: {named}. A model's seed-to-seed spread is its noise band; "
+            "`make precision` measures it for the emoji autoencoder (its table is under Baselines below).")
+
+
 def previous_date(text: str) -> str | None:
     """The date of the run an earlier BENCHMARKS.md records (``Measured by `make bench` on DATE``)."""
     import re
@@ -207,7 +216,7 @@ def previous_columns_note(old: str, when: str | None, cpu: str) -> str:
 
     found = re.search(r"^- CPU: (.+)$", old, re.M)
     then = found.group(1).strip() if found else None
-    text = f"The last two columns are the same model in the run this file held before ({when})"
+    text = f"The last three columns are the same model in the run this file held before ({when})"
     if then is not None and then != cpu:
         return text + (f", on another machine ({then}; this run: {cpu}), so its seconds are not comparable "
                        "with this run's; its updates are.")
@@ -303,20 +312,24 @@ def markdown(figures: list[tuple[str, float, str]], standin: bool, smoke: bool, 
               "squared error per pixel, MSE + 0.05·L1 for the emoji, −ELBO in nats for the VAEs). "
               + (previous_columns_note(previous_text, when, bench.machine()["CPU"]) if before else ""), "",
               "| chapter | model | updates | status | seconds | ms per update | test loss |"
-              + (" updates before | seconds before |" if before else ""),
-              "| --- | --- | ---: | --- | ---: | ---: | ---: |" + (" ---: | ---: |" if before else "")]
+              + (" updates before | seconds before | test loss before |" if before else ""),
+              "| --- | --- | ---: | --- | ---: | ---: | ---: |" + (" ---: | ---: | ---: |" if before else "")]
     for m in models:
         loss = m.get("test_loss")
         row = (f"| {m['chapter']} | `{m['model']}` | {m['updates']:,} | {m['status']} | {m['seconds']:.0f} | "
                f"{1000 * m['seconds'] / max(1, m['updates']):.0f} | {'' if loss is None else f'{loss:.4g}'} |")
         if before:
-            old_updates, old_seconds, _ = before.get((m["chapter"], m["model"]), (None, None, None))
-            row += (f" {old_updates:,} | {old_seconds:.0f} |" if old_updates is not None else " | |")
+            old = before.get((m["chapter"], m["model"]))
+            row += (" | | |" if old is None else
+                    f" {old[0]:,} | {old[1]:.0f} | {'' if old[3] is None else f'{old[3]:.4g}'} |")
         lines.append(row)
     lines.append(f"| all | {len(models)} models | {sum(m['updates'] for m in models):,} | | "
                  f"{sum(m['seconds'] for m in models):.0f} | | |"
-                 + (f" {sum(u for u, _, _ in before.values()):,} | {sum(s for _, s, _ in before.values()):.0f} |"
+                 + (f" {sum(b[0] for b in before.values()):,} | {sum(b[1] for b in before.values()):.0f} | |"
                     if before else ""))
+    lines += ["", bench.precision_sentence(models)]
+    if before:
+        lines += ["", worse_sentence(bench.worse_than_before(models, before))]
     lines.append("")
     warm = sorted(((s, stem, cell) for (stem, kind), rows in cells.items() if kind == "warm" for cell, s in rows),
                   reverse=True)[:12]

@@ -82,10 +82,19 @@ def cache_key(model: nn.Module, data: _Splits, config: TrainConfig, objective: O
         "model": type(model).__name__,
         "hparams": json.loads(json.dumps(getattr(model, "hparams", {}), default=list)),
         "shapes": {k: list(v.shape) for k, v in model.state_dict().items()},
-        "train": asdict(config),
+        "train": recipe_key(config),
         "objective": describe(objective),
         "data": [data.train.fingerprint, data.val.fingerprint],
     }
+
+
+def recipe_key(config: TrainConfig) -> dict:
+    """``config`` as a dict for the key. ``precision`` joined ``TrainConfig`` after models were cached,
+    so at its default (float32) it is left out: models trained before it existed stay valid."""
+    fields = asdict(config)
+    if fields["precision"] == "float32":
+        del fields["precision"]
+    return fields
 
 
 def describe(fn: Callable) -> str:

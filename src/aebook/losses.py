@@ -1,8 +1,19 @@
-"""Loss functions: pure, with their reduction stated and their equation cited."""
+"""Loss functions: pure, with their reduction stated and their equation cited.
+
+Each computes in float32 at least, also for a model that ran in bfloat16 under mixed
+precision (``TrainConfig.precision``): the images ``x`` are float32, so ``x_hat - x`` is
+float32 already, and the ELBO's inputs are raised by ``at_least_float32`` (which leaves
+float32 and float64 as they are).
+"""
 
 from __future__ import annotations
 
 import torch
+
+
+def at_least_float32(t: torch.Tensor) -> torch.Tensor:
+    """``t`` in float32 when it is in a 16-bit format (from autocast), else unchanged."""
+    return t.to(torch.promote_types(t.dtype, torch.float32))
 
 
 def mse(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -27,7 +38,7 @@ def bernoulli_recon_loss(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     (2013), eq. 10, with grey levels in [0, 1] read as Bernoulli means. Reduction: sum
     over pixels, mean over the batch, so it is on the same per-image scale as ``kl``.
     """
-    bce = torch.nn.functional.binary_cross_entropy(x_hat.clamp(1e-6, 1 - 1e-6), x, reduction="none")
+    bce = torch.nn.functional.binary_cross_entropy(at_least_float32(x_hat).clamp(1e-6, 1 - 1e-6), x, reduction="none")
     return bce.flatten(1).sum(dim=1).mean()
 
 
@@ -37,6 +48,7 @@ def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     kl_j = −½ (1 + log σ_j² − μ_j² − σ_j²), Kingma & Welling (2013), appendix B.
     Reduction: none over dimensions, mean over the batch.
     """
+    mu, logvar = at_least_float32(mu), at_least_float32(logvar)  # the encoder may have run in bfloat16
     return (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp())).mean(dim=0)
 
 

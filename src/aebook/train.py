@@ -24,6 +24,9 @@ from aebook.runtime import FALSE, TRUE, SaidPlainly, get_device, in_jupyter_kern
 Objective = Callable[[nn.Module, torch.Tensor], dict[str, torch.Tensor]]
 
 
+PRECISIONS = ("float32", "bfloat16")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """How to train: a budget of optimiser updates, validation, stopping rule, schedule and seed.
@@ -44,6 +47,7 @@ class TrainConfig:
     one_cycle: bool = False                     # lr is the peak of a one-cycle schedule over ``steps`` (one_cycle_schedule)
     restore_best: bool = True                   # end with the weights of the best validation
     seed: int = 0
+    precision: str = "float32"                  # or "bfloat16": the forward pass under autocast (mixed precision)
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "eval_every"):
@@ -56,6 +60,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.lr must be a number >= 0; got {self.lr!r}")
         if self.one_cycle and self.lr_plateau_patience is not None:
             raise ValueError("TrainConfig: choose one schedule, one_cycle or lr_plateau_patience, not both")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"TrainConfig.precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}")
         if not 0 < self.lr_plateau_factor < 1:
             raise ValueError(f"TrainConfig.lr_plateau_factor must be between 0 and 1; got {self.lr_plateau_factor!r}")
 
@@ -270,7 +276,7 @@ def fit(model: nn.Module, train_x: torch.Tensor, val_x: torch.Tensor | None = No
             lr = optimiser.param_groups[0]["lr"]
             n_updates = min(interval, config.steps - step)
             train_terms = train_steps(model, train_x, batches, n_updates, objective, optimiser, first_step=step,
-                                      schedule=per_update)
+                                      schedule=per_update, precision=config.precision)
             step += n_updates
             _check_finite(train_terms["loss"], name, step, lr)
             select = getattr(objective, "select_on", "loss")  # the term that picks the best weights
@@ -349,16 +355,24 @@ def evaluate(model: nn.Module, x, batch_size: int, objective: Objective) -> dict
 
 def train_steps(model: nn.Module, x, batches: Iterator[torch.Tensor], n_updates: int,
                 objective: Objective, optimiser: torch.optim.Optimizer, first_step: int = 0,
-                schedule: torch.optim.lr_scheduler.LRScheduler | None = None) -> dict[str, float]:
-    """Make ``n_updates`` optimiser updates on batches drawn from ``batches``; return each term's sample-weighted mean."""
+                schedule: torch.optim.lr_scheduler.LRScheduler | None = None,
+                precision: str = "float32") -> dict[str, float]:
+    """Make ``n_updates`` optimiser updates on batches drawn from ``batches``; return each term's sample-weighted mean.
+
+    With ``precision="bfloat16"`` the objective runs under autocast (mixed precision): matrix
+    products and convolutions compute in bfloat16, while the weights, their gradients, Adam's
+    state and the losses (``aebook.losses`` computes in float32) stay in float32.
+    """
     model.train(True)
     sums: dict[str, float] = {}
     seen = 0
+    device_type = next(model.parameters()).device.type
     for k in range(n_updates):
         idx = next(batches)
         if hasattr(objective, "set_step"):  # e.g. KL annealing in ELBOObjective
             objective.set_step(first_step + k)
-        terms = objective(model, _take(x, idx))
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bfloat16"):
+            terms = objective(model, _take(x, idx))
         optimiser.zero_grad(set_to_none=True)
         terms["loss"].backward()
         optimiser.step()

@@ -333,8 +333,18 @@ def trained_models(folder: Path, skip: set[str] = frozenset()) -> list[dict]:
                      "updates": history["step"][-1] if history["step"] else 0,
                      "status": "stopped early" if history["stopped_early"]
                      else "still improving" if history["still_improving"] else "converged",
-                     "seconds": float(history["seconds"])})
+                     "seconds": float(history["seconds"]),
+                     "precision": entry["key"]["train"].get("precision", "float32")})  # absent: float32
     return rows
+
+
+def precision_sentence(models: list[dict]) -> str:
+    """The sentence under the models table that says which models trained in mixed precision."""
+    mixed = [m["model"] for m in models if m.get("precision", "float32") != "float32"]
+    if not mixed:
+        return "Every model trained in float32."
+    return (f"Trained in mixed precision (bfloat16 autocast, `TrainConfig.precision`): "
+            f"{', '.join(f'`{name}`' for name in mixed)}; every other model in float32.")
 
 
 def test_loss(path: Path, fashion, emoji=None) -> float | None:
@@ -375,17 +385,38 @@ def test_loss(path: Path, fashion, emoji=None) -> float | None:
     return train.evaluate(model, (x.to(device), y.to(device)) if pairs else x.to(device), 1024, objective)["loss"]
 
 
-def previous_models(text: str) -> dict[tuple[str, str], tuple[int, float, str]]:
-    """The models table of an earlier BENCHMARKS.md: ``(chapter, model) -> (updates, seconds, status)``."""
+def previous_models(text: str) -> dict[tuple[str, str], tuple[int, float, str, float | None]]:
+    """The models table of an earlier BENCHMARKS.md: ``(chapter, model) -> (updates, seconds, status, test loss)``,
+    the test loss None where that table had no such column (before 2026-12-06) or no value."""
     rows = {}
     if "## Models trained by the cold run" not in text:
         return rows
     section = text.split("## Models trained by the cold run", 1)[1].split("\n## ", 1)[0]
+    test_column = None
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) >= 5 and cells[1].startswith("`") and cells[2].replace(",", "").isdigit():
-            rows[cells[0], cells[1].strip("`")] = (int(cells[2].replace(",", "")), float(cells[4]), cells[3])
+        if cells[:2] == ["chapter", "model"]:
+            test_column = cells.index("test loss") if "test loss" in cells else None
+        elif len(cells) >= 5 and cells[1].startswith("`") and cells[2].replace(",", "").isdigit():
+            loss = cells[test_column] if test_column is not None and test_column < len(cells) else ""
+            rows[cells[0], cells[1].strip("`")] = (int(cells[2].replace(",", "")), float(cells[4]), cells[3],
+                                                   float(loss) if loss else None)
     return rows
+
+
+def worse_than_before(models: list[dict], before: dict) -> list[tuple[str, float]]:
+    """``(model, relative change)`` for each model whose test loss is higher than the same model's in
+    ``before`` (``previous_models``), the largest change first. Both are compared as the table prints
+    them (4 significant digits), so a model that came out the same is not named for a rounding."""
+    worse = []
+    for m in models:
+        old = before.get((m["chapter"], m["model"]))
+        if m.get("test_loss") is None or old is None or old[3] is None:
+            continue
+        now = float(f"{m['test_loss']:.4g}")
+        if now > old[3]:
+            worse.append((m["model"], now / old[3] - 1))
+    return sorted(worse, key=lambda pair: -pair[1])
 
 
 def family_step_seconds(build: Callable[[], nn.Module], k: int = 4, batch_size: int = 256,

@@ -103,6 +103,11 @@ def test_trained_models_lists_only_new_entries(tmp_path, tiny_splits):
     rows = bench.trained_models(tmp_path, skip=before)
     assert [(r["model"], r["updates"]) for r in rows] == [("second", 30)]
     assert rows[0]["seconds"] > 0 and rows[0]["status"] in ("converged", "still improving", "stopped early")
+    assert rows[0]["precision"] == "float32"
+    load_or_train("third", lambda: LinearAutoencoder(2), data,
+                  TrainConfig(steps=10, eval_every=10, precision="bfloat16"), cache=tmp_path)
+    third = [r for r in bench.trained_models(tmp_path) if r["model"] == "third"]
+    assert third[0]["precision"] == "bfloat16"
 
 
 def test_family_batching_is_timed_both_ways():
@@ -242,9 +247,33 @@ Measured by `make bench` on 2026-12-06 in full settings, one run.
 | 05-emoji | `ae-vs-vae` | 10.38 |
 """
     rows = bench.previous_models(old)
-    assert rows == {("01-fully-connected", "fc-d16"): (6000, 46.0, "still improving"),
-                    ("05-emoji", "emoji-ae-d128"): (2204, 397.0, "stopped early")}
+    assert rows == {("01-fully-connected", "fc-d16"): (6000, 46.0, "still improving", None),
+                    ("05-emoji", "emoji-ae-d128"): (2204, 397.0, "stopped early", None)}
     assert bench.previous_models("# Benchmarks\n") == {}
+
+
+def test_the_previous_runs_test_losses_are_read_where_its_table_has_them():
+    old = """## Models trained by the cold run
+
+| chapter | model | updates | status | seconds | ms per update | test loss | updates before | seconds before |
+| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |
+| 01-fully-connected | `fc-d16` | 3,000 | still improving | 30 | 10 | 0.002211 | 6,000 | 46 |
+| 05-emoji | `emoji-ae-d128` | 2,470 | stopped early | 418 | 169 | 0.0193 | 2,204 | 397 |
+| 05-emoji | `emoji-ae-d32` | 1,273 | stopped early | 172 | 135 | | 1,919 | 327 |
+"""
+    rows = bench.previous_models(old)
+    assert rows[("01-fully-connected", "fc-d16")] == (3000, 30.0, "still improving", 0.002211)
+    assert rows[("05-emoji", "emoji-ae-d128")][3] == 0.0193
+    assert rows[("05-emoji", "emoji-ae-d32")][3] is None
+    now = [dict(chapter="01-fully-connected", model="fc-d16", test_loss=0.0023),
+           dict(chapter="05-emoji", model="emoji-ae-d128", test_loss=0.0190),
+           dict(chapter="05-emoji", model="emoji-ae-d32", test_loss=0.03),
+           dict(chapter="06-at-work", model="new-model", test_loss=1.0)]
+    worse = bench.worse_than_before(now, rows)
+    assert [name for name, _ in worse] == ["fc-d16"]  # lower, no old value, or not in the old table: not named
+    same = [dict(chapter="01-fully-connected", model="fc-d16", test_loss=0.0022114)]  # prints as 0.002211
+    assert bench.worse_than_before(same, rows) == []
+    assert worse[0][1] == pytest.approx(0.0023 / 0.002211 - 1)
 
 
 def test_the_previous_columns_say_when_the_earlier_run_was_on_another_machine():
@@ -258,3 +287,23 @@ def test_the_previous_columns_say_when_the_earlier_run_was_on_another_machine():
     other = tool.previous_columns_note(old, "2026-12-05", "Intel(R) Xeon(R) Processor")
     assert "another machine (AMD EPYC; this run: Intel(R) Xeon(R) Processor)" in other and "not comparable" in other
     assert tool.previous_columns_note(old, "2026-12-05", "AMD EPYC").endswith("(2026-12-05).")
+
+
+def test_the_models_whose_test_loss_rose_are_named_under_the_table():
+    sys.path.insert(0, str(project_root() / "tools"))
+    try:
+        import bench as tool
+    finally:
+        sys.path.pop(0)
+
+    assert tool.worse_sentence([]) == "No model's test loss is higher than in the run before."
+    said = tool.worse_sentence([("vae-d2-beta1", 0.031), ("fc-d16", 0.004)])
+    assert said.startswith("Test loss higher than in the run before: `vae-d2-beta1` (+3.1%), `fc-d16` (+0.4%).")
+
+
+def test_the_models_that_trained_in_mixed_precision_are_named():
+    assert bench.precision_sentence([dict(model="fc-d2"), dict(model="fc-d4", precision="float32")]) \
+        == "Every model trained in float32."
+    said = bench.precision_sentence([dict(model="fc-d2", precision="float32"),
+                                     dict(model="emoji-ae-d128", precision="bfloat16")])
+    assert "`emoji-ae-d128`; every other model in float32." in said and "fc-d2" not in said

@@ -36,12 +36,21 @@ def test_second_call_loads_without_training(tiny_splits, monkeypatch, capsys):
     dict(config=TrainConfig(steps=12, batch_size=64, eval_every=4)),
     dict(build=lambda: LinearAutoencoder(latent_dim=5, hidden=(32,))),
     dict(config=TrainConfig(steps=8, batch_size=64, eval_every=4, seed=1)),
+    dict(config=TrainConfig(steps=8, batch_size=64, eval_every=4, precision="bfloat16")),
 ])
 def test_changed_configuration_retrains(tiny_splits, change):
     first = load_or_train("m", build, tiny_splits, CONFIG)
     second = load_or_train("m", change.get("build", build), tiny_splits, change.get("config", CONFIG))
     assert not second.from_cache
     assert second.path != first.path
+
+
+def test_float32_keys_are_those_of_models_cached_before_precision_existed():
+    from dataclasses import asdict
+
+    old = {k: v for k, v in asdict(CONFIG).items() if k != "precision"}  # the key's "train" before the field
+    assert checkpoints.recipe_key(CONFIG) == old
+    assert checkpoints.recipe_key(TrainConfig(precision="bfloat16")) == asdict(TrainConfig(precision="bfloat16"))
 
 
 def test_changed_data_retrains(tiny_splits):

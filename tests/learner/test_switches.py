@@ -89,3 +89,26 @@ def test_in_a_notebook_a_bad_switch_is_one_line_without_a_traceback(tmp_path):
     error = next(o for o in nb.cells[0].outputs if o.output_type == "error")
     assert error.traceback == ["SwitchError: AEBOOK_SMOKE='banana' is not a value the book knows; use one of: "
                                "1, true, yes, on, 0, false, no, off (or unset it)"]
+
+
+@pytest.mark.parametrize("value, hardware, chosen", [
+    ("float32", True, "float32"), ("bfloat16", False, "bfloat16"),
+    ("auto", True, "bfloat16"), ("auto", False, "float32"), (None, True, "bfloat16"), (None, False, "float32")])
+def test_precision_is_bfloat16_only_where_the_hardware_has_it_unless_forced(monkeypatch, value, hardware, chosen):
+    if value is None:
+        monkeypatch.delenv("AEBOOK_PRECISION", raising=False)
+    else:
+        monkeypatch.setenv("AEBOOK_PRECISION", value)
+    monkeypatch.setattr(R, "bfloat16_in_hardware", lambda device: hardware)
+    assert R.training_precision(torch.device("cpu")) == chosen
+
+
+def test_a_wrong_precision_is_named_with_the_accepted_values(monkeypatch):
+    monkeypatch.setenv("AEBOOK_PRECISION", "half")
+    with pytest.raises(R.SwitchError, match=r"AEBOOK_PRECISION='half'.*auto, float32, bfloat16"):
+        R.training_precision()
+
+
+def test_no_bfloat16_in_hardware_on_a_gpu():
+    assert not R.bfloat16_in_hardware(torch.device("cuda"))
+    assert not R.bfloat16_in_hardware(torch.device("mps"))

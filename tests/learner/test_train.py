@@ -215,3 +215,29 @@ def test_fit_follows_the_one_cycle_schedule(tiny_splits):
 def test_one_schedule_at_a_time():
     with pytest.raises(ValueError, match="one schedule"):
         TrainConfig(one_cycle=True, lr_plateau_patience=5)
+
+
+def test_precision_must_be_one_the_loop_knows():
+    with pytest.raises(ValueError, match="precision must be one of float32, bfloat16; got 'float16'"):
+        TrainConfig(precision="float16")
+
+
+def test_bfloat16_trains_the_forward_in_bfloat16_and_keeps_float32_weights(tiny_splits, monkeypatch):
+    seen = []
+    model = LinearAutoencoder(latent_dim=4, hidden=(32,))
+    model.encoder.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    config = TrainConfig(steps=8, batch_size=64, eval_every=4, precision="bfloat16")
+    history = fit(model, tiny_splits.train.x, tiny_splits.val.x, config, progress=False)
+    assert torch.bfloat16 in seen                      # the updates ran under autocast ...
+    assert seen[-1] == torch.float32                   # ... validation did not
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert all(math.isfinite(v) for v in history.train_loss + history.val_loss)
+
+
+def test_float32_is_untouched_by_the_precision_switch(tiny_splits):
+    seen = []
+    model = LinearAutoencoder(latent_dim=4, hidden=(32,))
+    model.encoder.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    fit(model, tiny_splits.train.x, tiny_splits.val.x, TrainConfig(steps=8, batch_size=64, eval_every=4),
+        progress=False)
+    assert set(seen) == {torch.float32}

@@ -140,3 +140,22 @@ def test_vae_codes_are_means_and_active_units():
     codes = torch.stack([torch.linspace(-1, 1, 50), torch.zeros(50), torch.linspace(0, 0.01, 50),
                          torch.randn(50)], dim=1)
     assert active_units(codes) == 2
+
+
+def test_the_elbo_is_float32_for_a_model_that_ran_in_bfloat16():
+    torch.manual_seed(0)
+    x = torch.rand(4, 1, 8, 8)
+    x_hat, mu, logvar = torch.rand(4, 1, 8, 8), torch.randn(4, 3), torch.randn(4, 3)
+    low = [t.bfloat16() for t in (x_hat, mu, logvar)]
+    terms = Lo.negative_elbo(low[0], x, low[1], low[2])
+    exact = Lo.negative_elbo(*[low[0].float(), x, low[1].float(), low[2].float()])
+    for name in ("loss", "recon_loss", "kl"):
+        assert terms[name].dtype == torch.float32
+        assert torch.equal(terms[name], exact[name])  # the same arithmetic as float32 on those values
+
+
+def test_double_precision_stays_double():
+    mu, logvar = torch.randn(4, 3, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
+    x = torch.rand(4, 1, 8, 8, dtype=torch.float64)
+    terms = Lo.negative_elbo(torch.rand(4, 1, 8, 8, dtype=torch.float64), x, mu, logvar)
+    assert all(t.dtype == torch.float64 for t in terms.values())
