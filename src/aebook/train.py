@@ -47,7 +47,7 @@ class TrainConfig:
     one_cycle: bool = False                     # lr is the peak of a one-cycle schedule over ``steps`` (one_cycle_schedule)
     restore_best: bool = True                   # end with the weights of the best validation
     seed: int = 0
-    precision: str = "float32"                  # or "bfloat16": the forward pass under autocast (mixed precision)
+    precision: str = "float32"                  # or "bfloat16": each update under autocast (mixed precision)
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "eval_every"):
