@@ -257,7 +257,23 @@ def _assemble(faces: torch.Tensor, names: list[str], source: str, detail: str, s
 
 
 def augment_split(faces: torch.Tensor, members: torch.Tensor, n: int, seed: int, tag: str) -> EmojiSet:
-    """``n`` images from the faces ``members``: each once as is, then random augmented copies."""
+    """``n`` images from the faces ``members``: each once as is, then random augmented copies.
+
+    The copies are cached (``memo``), keyed by the faces, the split, the seed, this code and
+    the versions of torch and torchvision whose random draws and transforms made them: drawing
+    them costs a second, and importing torchvision two more, in every run of the chapter.
+    """
+    from importlib.metadata import version
+
+    from aebook.memo import cached
+
+    inputs = (faces[members], members, n, seed, version("torch"), version("torchvision"), _augmented)
+    x, source = cached("emoji-augmented", inputs, lambda: _augmented(faces, members, n, seed))
+    return EmojiSet(x, source, tag)
+
+
+def _augmented(faces: torch.Tensor, members: torch.Tensor, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``augment_split``'s images and the face each came from, uncached."""
     from torchvision.transforms import v2
 
     transform = v2.Compose([
@@ -273,7 +289,7 @@ def augment_split(faces: torch.Tensor, members: torch.Tensor, n: int, seed: int,
         torch.manual_seed(seed)
         copies = [faces[i] if k < len(members) else transform(faces[i]).clamp(0, 1)
                   for k, i in enumerate(source.tolist())]
-    return EmojiSet(torch.stack(copies), source, tag)
+    return torch.stack(copies), source
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,12 @@ def reconstruction_error(model: nn.Module, x: torch.Tensor) -> float:
 
 
 def per_image_errors(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Mean squared error per pixel of each image's reconstruction -> (N,)."""
-    return per_image_mse(reconstruct_all(model, x), x)
+    """Mean squared error per pixel of each image's reconstruction -> (N,).
+
+    Cached (``memo``) with the model's weights and the images, so a rerun reads the errors back.
+    """
+    model.eval()
+    return cached("errors", (model, x, per_image_mse, reconstruct_all), lambda: per_image_mse(reconstruct_all(model, x), x))
 
 
 
@@ -39,8 +43,10 @@ def per_image_errors(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def high_frequency_energy(x: torch.Tensor) -> float:
     """Mean squared difference between images (N, C, H, W) and their 3x3 blur: the energy of fine detail."""
-    padded = torch.nn.functional.pad(x, (1, 1, 1, 1), mode="replicate")
-    blurred = torch.nn.functional.avg_pool2d(padded, 3, stride=1)
+    padded = torch.nn.functional.pad(x, (1, 1, 1, 1), mode="replicate")          # (N, C, H + 2, W + 2)
+    # the 3x3 box blur as sums of shifted copies: four times as fast as avg_pool2d on a CPU, same numbers
+    rows = padded[..., :-2] + padded[..., 1:-1] + padded[..., 2:]                 # (N, C, H + 2, W)
+    blurred = (rows[..., :-2, :] + rows[..., 1:-1, :] + rows[..., 2:, :]) / 9     # (N, C, H, W)
     return float(((x - blurred) ** 2).mean())
 
 
@@ -126,8 +132,13 @@ def log_weights(model: nn.Module, x: torch.Tensor, k: int, generator: torch.Gene
 
 
 def negative_elbo_per_image(model: nn.Module, x: torch.Tensor, seed: int = 0) -> torch.Tensor:
-    """One-sample estimate of −ELBO for each image, in nats (Kingma & Welling 2013, eq. 3) -> (N,)."""
-    return -log_weights(model, x, 1, torch.Generator().manual_seed(seed))[:, 0]
+    """One-sample estimate of −ELBO for each image, in nats (Kingma & Welling 2013, eq. 3) -> (N,).
+
+    The sampled codes are seeded, so the estimate is cached (``memo``) with the model and images.
+    """
+    model.eval()
+    return cached("neg-elbo", (model, x, seed, log_weights),
+                  lambda: -log_weights(model, x, 1, torch.Generator().manual_seed(seed))[:, 0])
 
 
 
@@ -197,13 +208,22 @@ def roc(normal: torch.Tensor | np.ndarray, anomalous: torch.Tensor | np.ndarray)
     scikit-learn's ``roc_curve`` and ``roc_auc_score`` with anomalies as the positive class:
     ``fpr`` (false alarms among normal items) and ``tpr`` (anomalies caught) at every
     threshold, and ``auc``, the probability that a random anomaly scores above a random normal item.
+    Cached (``memo``), so a rerun reads it back without importing scikit-learn (about 1.5 s).
     """
+    normal, anomalous = np.asarray(normal, dtype=np.float64), np.asarray(anomalous, dtype=np.float64)
+    curve = cached("roc", (normal, anomalous, _roc), lambda: _roc(normal, anomalous))
+    return {key: value.numpy() for key, value in curve.items() if key != "auc"} | {"auc": curve["auc"]}
+
+
+def _roc(normal: np.ndarray, anomalous: np.ndarray) -> dict[str, torch.Tensor | float]:
+    """``roc`` uncached, with its arrays as tensors (what the cache stores)."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    scores = np.concatenate([np.asarray(normal, dtype=np.float64), np.asarray(anomalous, dtype=np.float64)])
+    scores = np.concatenate([normal, anomalous])
     is_anomaly = np.concatenate([np.zeros(len(normal)), np.ones(len(anomalous))])
     fpr, tpr, thresholds = roc_curve(is_anomaly, scores)
-    return {"fpr": fpr, "tpr": tpr, "thresholds": thresholds, "auc": float(roc_auc_score(is_anomaly, scores))}
+    return {"fpr": torch.from_numpy(fpr), "tpr": torch.from_numpy(tpr), "thresholds": torch.from_numpy(thresholds),
+            "auc": float(roc_auc_score(is_anomaly, scores))}
 
 
 def auc_se(auc: float, n_normal: int, n_anomalous: int) -> float:

@@ -320,9 +320,23 @@ def one_cycle_schedule(optimiser: torch.optim.Optimizer, config: TrainConfig) ->
 
 def learning_rates(config: TrainConfig) -> list[float]:
     """The learning rate of each of ``config.steps`` updates under ``config``'s schedule, before any
-    plateau halving (which depends on the run): the one-cycle curve, or a constant."""
+    plateau halving (which depends on the run): the one-cycle curve, or a constant.
+
+    The curve is PyTorch's own, read from its scheduler and cached (``memo``): building a
+    scheduler imports torch's compiler stack, about 1.5 s in a fresh kernel, for a list of numbers.
+    """
     if not config.one_cycle:
         return [config.lr] * config.steps
+    from importlib.metadata import version
+
+    from aebook.memo import cached
+
+    return cached("learning-rates", (config.lr, config.steps, version("torch"), one_cycle_schedule, _one_cycle_rates),
+                  lambda: _one_cycle_rates(config))
+
+
+def _one_cycle_rates(config: TrainConfig) -> list[float]:
+    """``learning_rates`` of a one-cycle ``config``, uncached."""
     optimiser = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=config.lr)
     schedule = one_cycle_schedule(optimiser, config)
     rates = []

@@ -2,6 +2,8 @@
 VAE, anomaly scores, retrieval, and the images from outside Fashion-MNIST. Tiny tensors, a few seconds."""
 
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -75,6 +77,10 @@ def test_gaussian_blur_averages_neighbours_and_keeps_constants():
     assert float(spread[0, 0, 14, 14]) < 0.2 and float(spread[0, 0, 14, 15]) > 0.05
     wider = gaussian_blur(impulse, 2.0)
     assert float(wider[0, 0, 14, 14]) < float(spread[0, 0, 14, 14])
+    many = torch.rand(2_100, 1, 28, 28)  # blurred in parts of 1,024: each image as if blurred alone
+    blurred = gaussian_blur(many, 1.0)
+    assert blurred.shape == many.shape
+    assert all(torch.allclose(blurred[i], gaussian_blur(many[i:i + 1], 1.0)[0], atol=1e-6) for i in (0, 1_023, 1_024, 2_099))
 
 
 def test_without_class_drops_a_class_from_training_and_validation_only():
@@ -165,6 +171,10 @@ def test_roc_auc_is_the_chance_an_anomaly_scores_higher():
     curve = roc(np.array([0.0, 1.0, 2.0]), np.array([1.5, 3.0]))
     assert math.isclose(curve["auc"], 5 / 6)  # 1.5 beats two of three normal scores, 3.0 beats all
     assert curve["fpr"][0] == 0 and curve["tpr"][-1] == 1 and curve["fpr"][-1] == 1
+    again = roc(np.array([0.0, 1.0, 2.0]), np.array([1.5, 3.0]))  # read back from the cache, the same curve
+    assert all(isinstance(again[k], np.ndarray) and np.array_equal(again[k], curve[k])
+               for k in ("fpr", "tpr", "thresholds")) and again["auc"] == curve["auc"]
+    assert len(list(Path(os.environ["AEBOOK_CACHE_DIR"], "derived").glob("roc-*.pt"))) == 3  # one per curve asked
     assert 0 < auc_se(0.8, 1000, 100) < auc_se(0.8, 100, 10)  # more items, a surer AUC
     assert auc_se(0.5, 200, 200) == pytest.approx(0.0289, abs=1e-3)  # the formula, worked by hand
 
@@ -233,3 +243,15 @@ def test_chapter_six_budget_is_half_the_book_recipe():
     full, at_work = zoo.fashion_config(), zoo.at_work_config()
     assert at_work.steps * 2 == full.steps
     assert {**at_work.__dict__, "steps": full.steps} == full.__dict__
+
+
+def test_high_frequency_energy_is_the_squared_difference_from_a_3x3_box_blur():
+    from aebook.measures import high_frequency_energy
+
+    x = torch.rand(30, 1, 28, 28)
+    padded = torch.nn.functional.pad(x, (1, 1, 1, 1), mode="replicate")
+    blurred = torch.nn.functional.avg_pool2d(padded, 3, stride=1)  # the definition, done by PyTorch's pooling
+    assert high_frequency_energy(x) == pytest.approx(float(((x - blurred) ** 2).mean()), rel=1e-5)
+    assert high_frequency_energy(torch.full((2, 1, 28, 28), 0.3)) == pytest.approx(0.0, abs=1e-12)  # flat: no detail
+    stripes = torch.arange(28.0).remainder(2).expand(1, 1, 28, 28)  # columns alternating 0 and 1
+    assert high_frequency_energy(stripes) > high_frequency_energy(x)

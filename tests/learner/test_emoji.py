@@ -112,6 +112,24 @@ def test_split_first_then_augment_keeps_faces_disjoint():
     assert data.split_of(int(data.val.source[0])) == "val"
 
 
+def test_augmented_splits_are_cached_and_equal_to_drawing_them(isolated_cache):
+    faces = torch.rand(20, 3, 16, 16)
+    data = E._assemble(faces, [f"face {i}" for i in range(20)], "font", "test", seed=0, sizes=(60, 20, 20))
+    members = len(set(data.train.source.tolist()))
+    drawn, source = E._augmented(faces, data.train.source[:members], 60, 0)  # uncached, the same draws
+    assert torch.equal(drawn, data.train.x) and torch.equal(source, data.train.source)
+    entries = sorted((isolated_cache / "derived").glob("emoji-augmented-*.pt"))
+    assert len(entries) == 3  # one per split
+    for path in entries:  # mark every cached copy: a second run must read these back, not draw again
+        entry = torch.load(path, weights_only=True)
+        entry["value"] = (torch.zeros_like(entry["value"][0]), entry["value"][1])
+        torch.save(entry, path)
+    again = E._assemble(faces, [f"face {i}" for i in range(20)], "font", "test", seed=0, sizes=(60, 20, 20))
+    assert not again.train.x.any() and again.train.fingerprint == data.train.fingerprint
+    other = E._assemble(faces.flip(0), [f"face {i}" for i in range(20)], "font", "test", seed=0, sizes=(60, 20, 20))
+    assert other.train.x.any()  # other faces: drawn, not read back
+
+
 def test_unknown_emoji_name_is_named_with_suggestions():
     with pytest.raises(KeyError, match="no emoji named 'nerd fcae'.*did you mean 'nerd face'"):
         E.find_emoji(NAMES, "nerd fcae")

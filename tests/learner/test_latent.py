@@ -193,3 +193,22 @@ def test_a_cached_map_is_read_without_importing_opentsne(tmp_path):
     assert all(run.returncode == 0 for run in runs), runs[-1].stderr[-1500:]
     assert runs[0].stdout.split()[0] == "True"  # computed: openTSNE needed
     assert runs[1].stdout.strip() == "False (60, 2)"  # from the cache: about 2 s of imports saved
+
+
+def test_codes_and_errors_are_cached_with_the_model_that_made_them(isolated_cache):
+    from aebook.measures import per_image_errors
+
+    torch.manual_seed(0)
+    model, x = LinearAutoencoder(4), torch.rand(50, 1, 28, 28)
+    codes, errors = L.encode_all(model, x), per_image_errors(model, x)
+    assert torch.equal(codes, L._encode_distribution_all(model, x, 2048)[0])  # the same as computing them
+    assert torch.equal(errors, ((L.reconstruct_all(model, x) - x) ** 2).flatten(1).mean(1))
+    for name in ("codes", "errors"):  # mark each entry: a second call must read it back
+        [path] = (isolated_cache / "derived").glob(f"{name}-*.pt")
+        entry = torch.load(path, weights_only=True)
+        entry["value"] = (torch.zeros_like(codes), None) if name == "codes" else torch.zeros_like(errors)
+        torch.save(entry, path)
+    assert not L.encode_all(model, x).any() and not per_image_errors(model, x).any()
+    with torch.no_grad():
+        next(model.parameters()).add_(0.1)  # other weights: computed again, not read back
+    assert L.encode_all(model, x).any() and per_image_errors(model, x).any()

@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import pytest
@@ -201,6 +202,18 @@ def test_one_cycle_rates_follow_the_cosine_formula():
     for t in (up, 500, 800, config.steps - 1):
         assert rates[t] == pytest.approx(cosine(peak, end, (t - up) / (config.steps - 1 - up)))
     assert max(rates) == pytest.approx(peak) and rates[-1] == pytest.approx(end)
+
+
+def test_one_cycle_rates_are_read_back_from_the_cache(isolated_cache):
+    from aebook.train import _one_cycle_rates, learning_rates
+    config = TrainConfig(steps=50, lr=1e-2, one_cycle=True)
+    assert learning_rates(config) == _one_cycle_rates(config)  # PyTorch's scheduler, the first time
+    [path] = (isolated_cache / "derived").glob("learning-rates-*.pt")
+    entry = torch.load(path, weights_only=True)
+    entry["value"] = [0.0] * 50  # marked: a second call must read this back
+    torch.save(entry, path)
+    assert learning_rates(config) == [0.0] * 50
+    assert learning_rates(dataclasses.replace(config, lr=2e-2))[0] == pytest.approx(2e-2 / 25)  # other settings
 
 
 def test_fit_follows_the_one_cycle_schedule(tiny_splits):
