@@ -44,6 +44,14 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return cache
 
 
+def mark_cached(path: Path, change) -> None:
+    """Replace the value kept in the memo entry ``path`` by ``change(value)``: a later call that returns the
+    changed value read it back from the cache instead of computing it again."""
+    entry = torch.load(path, weights_only=True)
+    entry["value"] = change(entry["value"])
+    torch.save(entry, path)
+
+
 @dataclass(frozen=True)
 class Splits:
     train: ImageSet

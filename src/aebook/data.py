@@ -494,7 +494,7 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     c = x.shape[1]
     along_rows, along_columns = kernel.view(1, 1, 1, -1).repeat(c, 1, 1, 1), kernel.view(1, 1, -1, 1).repeat(c, 1, 1, 1)
     parts = []
-    for part in x.split(1_024):  # in parts: the convolution widens one channel to 16 inside, 16x the memory
+    for part in x.split(1_024):  # in parts: on 10,000 images at once oneDNN held ~600 MB more (it pads 1 channel to 16)
         padded = torch.nn.functional.pad(part, (radius,) * 4, mode="replicate")
         rows = torch.nn.functional.conv2d(padded, along_rows, groups=c)
         parts.append(torch.nn.functional.conv2d(rows, along_columns, groups=c))

@@ -44,7 +44,7 @@ def per_image_errors(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 def high_frequency_energy(x: torch.Tensor) -> float:
     """Mean squared difference between images (N, C, H, W) and their 3x3 blur: the energy of fine detail."""
     padded = torch.nn.functional.pad(x, (1, 1, 1, 1), mode="replicate")          # (N, C, H + 2, W + 2)
-    # the 3x3 box blur as sums of shifted copies: four times as fast as avg_pool2d on a CPU, same numbers
+    # the 3x3 box blur as sums of shifted copies: four times as fast as avg_pool2d on a CPU, the same up to rounding
     rows = padded[..., :-2] + padded[..., 1:-1] + padded[..., 2:]                 # (N, C, H + 2, W)
     blurred = (rows[..., :-2, :] + rows[..., 1:-1, :] + rows[..., 2:, :]) / 9     # (N, C, H, W)
     return float(((x - blurred) ** 2).mean())

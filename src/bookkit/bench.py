@@ -237,6 +237,7 @@ CHAPTER_IMPORTS: dict[str, tuple[str, ...]] = {
                "aebook.report", "aebook.widgets", "aebook.zoo", "aebook.arithmetic", "aebook.emoji"),
     "scikit-learn": ("sklearn.decomposition", "sklearn.linear_model", "sklearn.neighbors"),
 }
+SOME_CHAPTERS_IMPORT = frozenset({"scikit-learn"})  # the groups above that not every warm chapter loads
 
 
 def import_seconds(groups: Mapping[str, Sequence[str]] = CHAPTER_IMPORTS) -> dict[str, float]:

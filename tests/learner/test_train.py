@@ -6,6 +6,7 @@ import torch
 
 from aebook.models import LinearAutoencoder
 from aebook.train import History, TrainConfig, TrainingDiverged, fit, still_improving
+from conftest import mark_cached
 
 
 def test_fit_overfits_one_small_batch():
@@ -209,9 +210,7 @@ def test_one_cycle_rates_are_read_back_from_the_cache(isolated_cache):
     config = TrainConfig(steps=50, lr=1e-2, one_cycle=True)
     assert learning_rates(config) == _one_cycle_rates(config)  # PyTorch's scheduler, the first time
     [path] = (isolated_cache / "derived").glob("learning-rates-*.pt")
-    entry = torch.load(path, weights_only=True)
-    entry["value"] = [0.0] * 50  # marked: a second call must read this back
-    torch.save(entry, path)
+    mark_cached(path, lambda _: [0.0] * 50)  # a second call must read this back
     assert learning_rates(config) == [0.0] * 50
     assert learning_rates(dataclasses.replace(config, lr=2e-2))[0] == pytest.approx(2e-2 / 25)  # other settings
 
